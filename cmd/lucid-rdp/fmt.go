@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/textdiff"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+func runFmt(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
+	check := fs.Bool("check", false, "change nothing; list files that would change and exit 3 if any")
+	diff := fs.Bool("diff", false, "print a unified diff of each change")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: lucid-rdp fmt [-check] [-diff] [FILE|DIR|-]...\n\nRewrites specs in canonical layout (default $%s or ./%s).\nA folder means its *.hcl files; - reads standard input and writes standard output.\n\n", spec.EnvConfig, spec.DefaultFile)
+		fs.PrintDefaults()
+	}
+	pos, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 {
+		pos = []string{spec.DefaultPath()}
+	}
+	var files []string
+	for _, p := range pos {
+		if p == "-" {
+			files = append(files, p)
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "lucid-rdp fmt: %v\n", err)
+			return exitError
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(p, "*.hcl"))
+		sort.Strings(matches)
+		files = append(files, matches...)
+	}
+
+	failed, changed := false, false
+	for _, name := range files {
+		var src []byte
+		var err error
+		if name == "-" {
+			src, err = io.ReadAll(os.Stdin)
+		} else {
+			src, err = os.ReadFile(name)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "lucid-rdp fmt: %v\n", err)
+			failed = true
+			continue
+		}
+		out, diags := spec.Format(name, src)
+		if diags.HasErrors() {
+			printDiagnostics(stderr, diags, name, true)
+			failed = true
+			continue
+		}
+		if name == "-" && !*check && !*diff {
+			_, _ = stdout.Write(out)
+			continue
+		}
+		if bytes.Equal(src, out) {
+			continue
+		}
+		changed = true
+		if name != "-" {
+			fmt.Fprintln(stdout, name)
+		}
+		if *diff {
+			fmt.Fprint(stdout, textdiff.Unified(name, name+" (formatted)", src, out))
+		}
+		if !*check && name != "-" {
+			if err := writeFileKeepMode(name, out); err != nil {
+				fmt.Fprintf(stderr, "lucid-rdp fmt: %v\n", err)
+				failed = true
+			}
+		}
+	}
+	switch {
+	case failed:
+		return exitError
+	case *check && changed:
+		return exitFmt
+	}
+	return exitOK
+}
+
+// writeFileKeepMode replaces name with data atomically, keeping its mode.
+func writeFileKeepMode(name string, data []byte) error {
+	st, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

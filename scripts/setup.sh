@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# setup.sh installs what lucid-rdp's build, run and tests need on a Debian host,
+# and nothing that is already there. It is idempotent: run it as often as you like.
+#
+#   scripts/setup.sh            packages for `make run` (xrdp)
+#   scripts/setup.sh test       plus what the integration tests need
+#
+# Only root can install packages. As another user it reports what is missing and
+# carries on, so the tests that need a missing component can say so themselves.
+set -euo pipefail
+
+want=(xrdp)
+if [[ "${1:-}" == "test" ]]; then
+	# A real RDP client under a virtual X server, for the integration tests.
+	want+=(freerdp2-x11 xvfb)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if ! command -v go >/dev/null 2>&1 && [[ ! -x /usr/local/go/bin/go ]]; then
+	echo "setup: Go is not installed; install Go 1.26 or later from https://go.dev/dl/" >&2
+	exit 1
+fi
+
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "setup: missing packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+	exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Installing a package must not start its service: lucid-rdp runs xrdp itself,
+# and a host-wide xrdp would take port 3389 and /run/xrdp/xrdp.pid.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [[ ! -e $policy ]]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	made_policy=1
+fi
+trap '[[ $made_policy == 1 ]] && rm -f "$policy"' EXIT
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

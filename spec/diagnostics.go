@@ -1,0 +1,157 @@
+package spec
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// WriteDiagnostics prints diags as text, compiler style: a first line
+// "FILE:LINE:COLUMN: error: SUMMARY" that editors and grep understand, then the
+// source line with the offending part underlined, then the detail wrapped to
+// width. sources maps filenames to their bytes; a diagnostic about a file not
+// in it is printed without its source line. color adds ANSI colours.
+func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, sources map[string][]byte, width uint, color bool) error {
+	bw := bufio.NewWriter(w)
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return "\x1b[" + code + "m" + s + "\x1b[0m"
+	}
+	for _, d := range diags {
+		sev, code := "error", "1;31"
+		if d.Severity == hcl.DiagWarning {
+			sev, code = "warning", "1;33"
+		}
+		if r := d.Subject; r != nil && r.Filename != "" {
+			if r.Start.Line > 0 {
+				fmt.Fprintf(bw, "%s:%d:%d: ", r.Filename, r.Start.Line, r.Start.Column)
+			} else {
+				fmt.Fprintf(bw, "%s: ", r.Filename)
+			}
+		}
+		fmt.Fprintf(bw, "%s %s\n", paint(code, sev+":"), paint("1", d.Summary))
+		if r := d.Subject; r != nil && r.Start.Line > 0 {
+			if line, ok := sourceLine(sources[r.Filename], r.Start.Line); ok {
+				num := strconv.Itoa(r.Start.Line)
+				pad := strings.Repeat(" ", len(num))
+				fmt.Fprintf(bw, " %s | %s\n", num, line)
+				from := max(r.Start.Column-1, 0)
+				to := len(line)
+				if r.End.Line == r.Start.Line {
+					to = min(max(r.End.Column-1, from+1), len(line))
+				}
+				if from < len(line) {
+					under := strings.Map(func(c rune) rune {
+						if c == '\t' {
+							return '\t'
+						}
+						return ' '
+					}, line[:from]) + strings.Repeat("^", max(to-from, 1))
+					fmt.Fprintf(bw, " %s | %s\n", pad, paint(code, under))
+				}
+			}
+		}
+		if d.Detail != "" {
+			for _, l := range wrap(d.Detail, int(width)-2) {
+				fmt.Fprintf(bw, "  %s\n", l)
+			}
+		}
+		bw.WriteString("\n")
+	}
+	return bw.Flush()
+}
+
+// sourceLine returns line n (1-based) of src, without its newline.
+func sourceLine(src []byte, n int) (string, bool) {
+	for i := 1; len(src) > 0; i++ {
+		line, rest, _ := bytes.Cut(src, []byte("\n"))
+		if i == n {
+			return strings.TrimRight(string(line), "\r"), true
+		}
+		src = rest
+	}
+	return "", false
+}
+
+// wrap splits text into lines of at most width columns, at spaces.
+func wrap(text string, width int) []string {
+	if width < 20 {
+		width = 20
+	}
+	var lines []string
+	for _, para := range strings.Split(text, "\n") {
+		line := ""
+		for _, word := range strings.Fields(para) {
+			if line != "" && len(line)+1+len(word) > width {
+				lines = append(lines, line)
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += word
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// JSONPos is a position in a JSON diagnostic.
+type JSONPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+}
+
+// JSONRange is the source range of a JSON diagnostic.
+type JSONRange struct {
+	Filename string  `json:"filename"`
+	Start    JSONPos `json:"start"`
+	End      JSONPos `json:"end"`
+}
+
+// JSONDiagnostic is one diagnostic in `validate -json`.
+type JSONDiagnostic struct {
+	Severity string     `json:"severity"`
+	Summary  string     `json:"summary"`
+	Detail   string     `json:"detail"`
+	Range    *JSONRange `json:"range,omitempty"`
+}
+
+// JSONResult is the whole `validate -json` document.
+type JSONResult struct {
+	Valid        bool             `json:"valid"`
+	ErrorCount   int              `json:"error_count"`
+	WarningCount int              `json:"warning_count"`
+	Diagnostics  []JSONDiagnostic `json:"diagnostics"`
+}
+
+// DiagnosticsJSON renders diags in the shape `validate -json` prints.
+func DiagnosticsJSON(diags hcl.Diagnostics) ([]byte, error) {
+	res := JSONResult{Valid: !diags.HasErrors(), Diagnostics: []JSONDiagnostic{}}
+	for _, d := range diags {
+		jd := JSONDiagnostic{Summary: d.Summary, Detail: d.Detail, Severity: "error"}
+		if d.Severity == hcl.DiagWarning {
+			jd.Severity = "warning"
+			res.WarningCount++
+		} else {
+			res.ErrorCount++
+		}
+		if d.Subject != nil {
+			jd.Range = &JSONRange{
+				Filename: d.Subject.Filename,
+				Start:    JSONPos{Line: d.Subject.Start.Line, Column: d.Subject.Start.Column},
+				End:      JSONPos{Line: d.Subject.End.Line, Column: d.Subject.End.Column},
+			}
+		}
+		res.Diagnostics = append(res.Diagnostics, jd)
+	}
+	return json.MarshalIndent(res, "", "  ")
+}

@@ -1,0 +1,278 @@
+package spec
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var wantRE = regexp.MustCompile(`^# want: (\d+): (.+)$`)
+
+// TestBad loads every spec in testdata/bad and checks that it fails with the
+// diagnostic named on its first line ("# want: LINE: SUMMARY"), at that line.
+func TestBad(t *testing.T) {
+	files, _ := filepath.Glob("testdata/bad/*.hcl")
+	if len(files) < 30 {
+		t.Fatalf("found %d bad specs; want at least 30", len(files))
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".hcl"), func(t *testing.T) {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := bytes.Cut(src, []byte("\n"))
+			m := wantRE.FindStringSubmatch(string(first))
+			if m == nil {
+				t.Fatalf("first line %q is not \"# want: LINE: SUMMARY\"", first)
+			}
+			line, _ := strconv.Atoi(m[1])
+			summary := m[2]
+
+			s, diags := Load(file)
+			if s != nil {
+				t.Fatalf("Load returned a spec for a bad file")
+			}
+			if !diags.HasErrors() {
+				t.Fatalf("no error diagnostics")
+			}
+			for _, d := range diags {
+				if d.Severity == hcl.DiagError && d.Summary == summary && d.Subject != nil && d.Subject.Start.Line == line {
+					if d.Subject.Filename != file {
+						t.Errorf("diagnostic names file %q; want %q", d.Subject.Filename, file)
+					}
+					return
+				}
+			}
+			t.Errorf("want %q at line %d; got:\n%s", summary, line, describe(diags))
+		})
+	}
+}
+
+func describe(diags hcl.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		line := 0
+		if d.Subject != nil {
+			line = d.Subject.Start.Line
+		}
+		b.WriteString("  " + strconv.Itoa(line) + ": " + d.Summary + ": " + d.Detail + "\n")
+	}
+	return b.String()
+}
+
+// TestGood loads every spec in testdata/good and the repository's own spec:
+// each must be valid and already formatted.
+func TestGood(t *testing.T) {
+	files, _ := filepath.Glob("testdata/good/*.hcl")
+	examples, _ := filepath.Glob("../examples/*.hcl")
+	files = append(append(files, examples...), "../lucid-rdp.hcl")
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			s, diags := Load(file)
+			if diags.HasErrors() || s == nil {
+				t.Fatalf("not valid:\n%s", describe(diags))
+			}
+			src, _ := os.ReadFile(file)
+			out, diags := Format(file, src)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if !bytes.Equal(out, src) {
+				t.Errorf("not fmt-clean; run lucid-rdp fmt %s", file)
+			}
+		})
+	}
+}
+
+// TestDefaultSpec pins what the repository's own lucid-rdp.hcl declares: the
+// README promises two process servers on a loopback range with a session limit
+// and one alert.
+func TestDefaultSpec(t *testing.T) {
+	s, diags := Load("../lucid-rdp.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if len(s.Servers) != 2 {
+		t.Fatalf("%d servers; want 2", len(s.Servers))
+	}
+	for _, srv := range s.Servers {
+		if srv.Driver != "process" || srv.Address != "127.0.0.1" || srv.PortRange == "" {
+			t.Errorf("server %s: driver %q address %q range %q; want a process server on a loopback range", srv.Name, srv.Driver, srv.Address, srv.PortRange)
+		}
+		if srv.Sessions.Max < 1 {
+			t.Errorf("server %s: no session limit", srv.Name)
+		}
+	}
+	if len(s.Alerts) != 1 {
+		t.Errorf("%d alerts; want 1", len(s.Alerts))
+	}
+	if loop, _ := isLoopbackListen(s.Agent.Listen); !loop {
+		t.Errorf("agent listens on %s; want loopback", s.Agent.Listen)
+	}
+}
+
+// TestDecode checks defaults inheritance, count expansion, units and paths on
+// the full example from DESIGN.md.
+func TestDecode(t *testing.T) {
+	s, diags := Load("testdata/good/design.hcl")
+	if diags.HasErrors() {
+		t.Fatal(describe(diags))
+	}
+	dir, _ := filepath.Abs("testdata/good")
+	if s.Agent.StateDir != "/var/lib/lucid-rdp" || s.Agent.Resync != 10*time.Second || s.Agent.Parallelism != 8 {
+		t.Errorf("agent = %+v", s.Agent)
+	}
+	alice := s.Server("alice")
+	if alice == nil {
+		t.Fatal("no server alice")
+	}
+	if alice.Sessions.Max != 2 || alice.Sessions.IdleTimeout != 30*time.Minute || alice.Sessions.DisconnectedTimeout != 10*time.Minute {
+		t.Errorf("alice sessions = %+v", alice.Sessions)
+	}
+	if alice.Address != "0.0.0.0" || alice.PortRange != "desktops" {
+		t.Errorf("alice address %q range %q", alice.Address, alice.PortRange)
+	}
+	if alice.Security.Layer != "tls" || alice.Security.Certificate != "/etc/lucid-rdp/tls/cert.pem" {
+		t.Errorf("alice security = %+v", alice.Security)
+	}
+	kiosk := s.Server("kiosk")
+	if kiosk.Driver != "docker" || kiosk.Image != "lucid/xrdp:bookworm" || kiosk.Port != 13500 {
+		t.Errorf("kiosk = %+v", kiosk)
+	}
+	if kiosk.Resources.CPUs != 1.5 || kiosk.Resources.MemoryBytes != 2<<30 {
+		t.Errorf("kiosk resources = %+v", kiosk.Resources)
+	}
+	// kiosk inherits sessions.max = 4 and drain_timeout from defaults.
+	if kiosk.Sessions.Max != 4 || kiosk.DrainTimeout != 15*time.Minute {
+		t.Errorf("kiosk inherits sessions %+v drain %v", kiosk.Sessions, kiosk.DrainTimeout)
+	}
+	if kiosk.Env["TZ"] != "UTC" {
+		t.Errorf("kiosk env = %v", kiosk.Env)
+	}
+	var pool []string
+	for _, srv := range s.Servers {
+		if srv.Block == "pool" {
+			pool = append(pool, srv.Name)
+		}
+	}
+	if strings.Join(pool, ",") != "pool-1,pool-2,pool-3" {
+		t.Errorf("pool expands to %v", pool)
+	}
+	if s.Server("pool-1").Security.Certificate != filepath.Join(dir, "tls/pool.pem") {
+		t.Errorf("relative certificate not resolved against the spec folder: %q", s.Server("pool-1").Security.Certificate)
+	}
+	a := s.Alerts[0]
+	if a.Metric != "host.memory_percent" || a.Above == nil || *a.Above != 90 || a.For != time.Minute || a.KeepFiringFor != 2*time.Minute {
+		t.Errorf("alert = %+v", a)
+	}
+	if s.Notifiers[0].Type != "alertmanager" {
+		t.Errorf("notifier = %+v", s.Notifiers[0])
+	}
+}
+
+func TestUnits(t *testing.T) {
+	for in, want := range map[string]int64{
+		"512MiB": 512 << 20, "2GiB": 2 << 30, "1.5GiB": 3 << 29, "1GB": 1e9, "100B": 100, "0B": 0,
+	} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		if back, _ := ParseSize(FormatSize(got)); back != got {
+			t.Errorf("FormatSize(%d) = %q does not read back", got, FormatSize(got))
+		}
+	}
+	for _, bad := range []string{"", "2", "2 gigs", "-1MiB", "MiB", "1e400GiB"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) succeeded", bad)
+		}
+	}
+	for _, bad := range []string{"", "15", "15 minutes", "-1s", "1d"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestNeverEmptyOnError: a file that fails anywhere yields no spec, so it can
+// never be read as "zero servers".
+func TestNeverEmptyOnError(t *testing.T) {
+	for _, src := range []string{"server {", "server \"a\" {\n port = 1\n}\nbogus = 1\n", "\x00"} {
+		if s, diags := Parse("x.hcl", []byte(src)); s != nil || !diags.HasErrors() {
+			t.Errorf("Parse(%q) = %v, %v; want nil spec and errors", src, s, diags)
+		}
+	}
+}
+
+// TestDiagnosticsGolden pins the text users read for bad specs
+// (testdata/diagnostics.golden; go test -update rewrites it).
+func TestDiagnosticsGolden(t *testing.T) {
+	var out bytes.Buffer
+	for _, name := range []string{"name-shell", "range-too-small", "sessions-max-zero", "listen-no-token", "syntax-error", "unknown-attribute"} {
+		file := "testdata/bad/" + name + ".hcl"
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, diags := Parse(file, src)
+		if err := WriteDiagnostics(&out, diags, map[string][]byte{file: src}, 100, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden := "testdata/diagnostics.golden"
+	if *update {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./spec -update to create it)", err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("diagnostics text changed; got:\n%s\nrun go test ./spec -update if that is intended", out.String())
+	}
+}
+
+func TestDiagnosticsJSON(t *testing.T) {
+	_, diags := Load("testdata/bad/sessions-max-zero.hcl")
+	out, err := DiagnosticsJSON(diags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"valid": false`, `"error_count": 1`, `"summary": "Invalid session limit"`, `"filename": "testdata/bad/sessions-max-zero.hcl"`, `"line": 5`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	src := "server \"a\" {\n  port  = 13500\n  image = \"x\"\n}\nalert \"x\" {\n  metric  = \"server.up\"\n  below   = 1\n  servers = [\"zzz*\"]\n}\n"
+	s, diags := Parse("w.hcl", []byte(src))
+	if s == nil {
+		t.Fatalf("warnings must not reject the spec: %s", describe(diags))
+	}
+	got := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(describe(diags)))
+	for sc.Scan() {
+		got[strings.SplitN(strings.TrimSpace(sc.Text()), ": ", 3)[1]] = true
+	}
+	for _, want := range []string{"Image is ignored", "Pattern matches no server", "Nowhere to notify"} {
+		if !got[want] {
+			t.Errorf("no %q warning in:\n%s", want, describe(diags))
+		}
+	}
+}

@@ -1,0 +1,7 @@
+# want: 5: Invalid server pattern
+alert "a" {
+  metric  = "server.sessions"
+  above   = 3
+  servers = ["alice["]
+  action  = "drain"
+}

@@ -1,0 +1,5 @@
+# want: 2: Missing threshold
+alert "a" {
+  metric = "host.cpu_percent"
+  action = "drain"
+}

@@ -1,0 +1,7 @@
+# want: 5: Unknown security layer
+server "alice" {
+  port = 13500
+  security {
+    layer = "ssl"
+  }
+}

@@ -1,0 +1,6 @@
+# want: 5: Duplicate agent block
+agent {
+}
+
+agent {
+}

@@ -1,0 +1,4 @@
+# want: 3: Invalid listen address
+agent {
+  listen = "8090"
+}

@@ -1,0 +1,4 @@
+# want: 2: Invalid server name
+server "a b" {
+  port = 13500
+}

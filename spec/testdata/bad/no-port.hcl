@@ -1,0 +1,4 @@
+# want: 2: Missing port
+server "alice" {
+  driver = "process"
+}

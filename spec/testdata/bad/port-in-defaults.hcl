@@ -1,0 +1,4 @@
+# want: 3: Fixed port in defaults
+defaults {
+  port = 13500
+}

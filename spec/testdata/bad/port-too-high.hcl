@@ -1,0 +1,4 @@
+# want: 3: Invalid port
+server "alice" {
+  port = 70000
+}

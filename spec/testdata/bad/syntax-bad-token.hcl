@@ -1,0 +1,4 @@
+# want: 3: Invalid expression
+server "alice" {
+  port = = 13500
+}

@@ -1,0 +1,4 @@
+# want: 2: Unclosed configuration block
+server "alice" {
+  port = 13500
+

@@ -1,0 +1,4 @@
+# want: 2: Unsupported block type
+servers "alice" {
+  port = 13500
+}

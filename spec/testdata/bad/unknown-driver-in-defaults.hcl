@@ -1,0 +1,8 @@
+# want: 3: Unknown driver
+defaults {
+  driver = "lxc"
+}
+
+server "alice" {
+  port = 13500
+}

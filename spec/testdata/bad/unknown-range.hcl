@@ -1,0 +1,4 @@
+# want: 3: Unknown port range
+server "alice" {
+  port_range = "nope"
+}

@@ -1,0 +1,4 @@
+# want: 3: Variables not allowed
+server "alice" {
+  port = var.port
+}

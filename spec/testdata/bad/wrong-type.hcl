@@ -1,0 +1,4 @@
+# want: 3: Unsuitable value type
+server "alice" {
+  port = "thirteen"
+}
