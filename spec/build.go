@@ -192,7 +192,7 @@ func (b *builder) buildPortRanges(raws []*portRangeBlock) {
 			continue
 		}
 		for _, other := range b.spec.PortRanges {
-			if addressesOverlap(r.Address, other.Address) && r.From <= other.To && other.From <= r.To {
+			if AddressesOverlap(r.Address, other.Address) && r.From <= other.To && other.From <= r.To {
 				b.errorAt(&raw.DefRange, "Overlapping port ranges",
 					"port_range %q (%s, %d-%d) overlaps port_range %q (%s, %d-%d) declared at %s.",
 					r.Name, r.Address, r.From, r.To, other.Name, other.Address, other.From, other.To, other.DefRange)

@@ -48,9 +48,9 @@ func validPort(p int) bool { return p >= 1 && p <= 65535 }
 
 func validIP(s string) bool { return net.ParseIP(s) != nil }
 
-// addressesOverlap reports whether two bind addresses can collide on a port:
+// AddressesOverlap reports whether two bind addresses can collide on a port:
 // they are the same, or one of them is a wildcard.
-func addressesOverlap(a, b string) bool {
+func AddressesOverlap(a, b string) bool {
 	ia, ib := net.ParseIP(a), net.ParseIP(b)
 	if ia == nil || ib == nil {
 		return a == b
@@ -126,13 +126,13 @@ func (b *builder) checkPorts(raws []*serverBlock) {
 		raw := blocks[s.Block]
 		at := attrRange(raw.Body, "port", raw.DefRange)
 		for _, o := range fixed {
-			if o.Port == s.Port && addressesOverlap(o.Address, s.Address) {
+			if o.Port == s.Port && AddressesOverlap(o.Address, s.Address) {
 				b.errorAt(at, "Duplicate port",
 					"servers %q and %q both want port %d on %s; each fixed port serves one server.", o.Name, s.Name, s.Port, s.Address)
 			}
 		}
 		for _, r := range b.spec.PortRanges {
-			if r.Contains(s.Port) && addressesOverlap(r.Address, s.Address) && len(users[r.Name]) > 0 {
+			if r.Contains(s.Port) && AddressesOverlap(r.Address, s.Address) && len(users[r.Name]) > 0 {
 				b.errorAt(at, "Port inside a port range",
 					"server %q wants port %d, which is inside port_range %q (%d-%d) that other servers draw from; pick a port outside it.",
 					s.Name, s.Port, r.Name, r.From, r.To)

@@ -37,8 +37,8 @@ func commands() []command {
 	return []command{
 		{"validate", "Check a spec and report every problem with its file and line", runValidate},
 		{"fmt", "Rewrite specs in canonical layout", runFmt},
-		{"plan", "Show what apply would change on this host", notYet("plan")},
-		{"apply", "Converge this host to the spec", notYet("apply")},
+		{"plan", "Show what apply would change on this host", runPlan},
+		{"apply", "Converge this host to the spec", runApply},
 		{"agent", "Keep this host converged as the spec changes", notYet("agent")},
 		{"status", "Show the agent's servers and alerts", notYet("status")},
 		{"sessions", "List live sessions", notYet("sessions")},

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/term"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/process"
+	"github.com/lucid-rdp/lucid-rdp/reconciler"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// hostDrivers wires the drivers this host offers.
+func hostDrivers(s *spec.Spec, log hclog.Logger) map[string]drivers.Driver {
+	return map[string]drivers.Driver{
+		process.Name: process.New(s.Agent.StateDir, log),
+	}
+}
+
+func cliLogger(stderr io.Writer) hclog.Logger {
+	level := hclog.LevelFromString(os.Getenv("LUCID_RDP_LOG_LEVEL"))
+	if level == hclog.NoLevel {
+		level = hclog.Warn
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "lucid-rdp", Level: level, Output: stderr})
+}
+
+// loadSpec loads the spec or prints its diagnostics.
+func loadSpec(path string, stderr io.Writer, color bool) (*spec.Spec, bool) {
+	s, diags := spec.Load(path)
+	printDiagnostics(stderr, diags, path, color)
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "lucid-rdp: %s is not valid; nothing was changed.\n", path)
+		return nil, false
+	}
+	return s, true
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func runPlan(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	config := fs.String("config", spec.DefaultPath(), "spec file")
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
+	out := fs.String("out", "", "save the plan to this file for `apply PLAN`")
+	noColor := fs.Bool("no-color", false, "print without colour")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: lucid-rdp plan [-config FILE] [-json] [-detailed-exitcode] [-out PLAN] [-no-color]\n\nShows what apply would change on this host. Changes nothing.\n\n")
+		fs.PrintDefaults()
+	}
+	pos, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "lucid-rdp plan: unexpected argument %q (use -config FILE)\n", pos[0])
+		return exitError
+	}
+	color := !*noColor && isTerminal(stdout)
+	s, ok := loadSpec(*config, stderr, color)
+	if !ok {
+		return exitError
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	r := &reconciler.Reconciler{Drivers: hostDrivers(s, cliLogger(stderr)), Log: cliLogger(stderr)}
+	p, obs, err := r.Plan(ctx, s)
+	if err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp plan: %v\n", err)
+		return exitError
+	}
+	if *asJSON {
+		b, _ := p.JSON()
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		p.WriteText(stdout, color)
+	}
+	if *out != "" {
+		abs, _ := filepath.Abs(*config)
+		if err := reconciler.WritePlanFile(*out, &reconciler.SavedPlan{SpecPath: abs, Fingerprint: obs.Fingerprint(), Plan: p}); err != nil {
+			fmt.Fprintf(stderr, "lucid-rdp plan: %v\n", err)
+			return exitError
+		}
+		if !*asJSON {
+			fmt.Fprintf(stdout, "\nSaved the plan to %s. To carry it out: lucid-rdp apply %s\n", *out, *out)
+		}
+	}
+	switch {
+	case len(p.Problems) > 0:
+		return exitError
+	case *detailed && !p.Empty():
+		return exitChanges
+	}
+	return exitOK
+}
+
+func runApply(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	config := fs.String("config", "", "spec file (default: the saved plan's, else $"+spec.EnvConfig+" or ./"+spec.DefaultFile+")")
+	auto := fs.Bool("auto-approve", false, "apply without asking")
+	noColor := fs.Bool("no-color", false, "print without colour")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: lucid-rdp apply [-config FILE] [-auto-approve] [PLAN]\n\nConverges this host to the spec, or carries out a plan saved by `plan -out`.\n\n")
+		fs.PrintDefaults()
+	}
+	pos, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(stderr, "lucid-rdp apply: takes at most one PLAN file")
+		return exitError
+	}
+	color := !*noColor && isTerminal(stdout)
+
+	var saved *reconciler.SavedPlan
+	if len(pos) == 1 {
+		var err error
+		if saved, err = reconciler.ReadPlanFile(pos[0]); err != nil {
+			fmt.Fprintf(stderr, "lucid-rdp apply: %v\n", err)
+			return exitError
+		}
+		if *config == "" {
+			*config = saved.SpecPath
+		}
+	}
+	if *config == "" {
+		*config = spec.DefaultPath()
+	}
+	s, ok := loadSpec(*config, stderr, color)
+	if !ok {
+		return exitError
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	unlock, err := reconciler.Lock(s.Agent.StateDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp apply: %v\n", err)
+		return exitError
+	}
+	defer unlock()
+
+	log := cliLogger(stderr)
+	r := &reconciler.Reconciler{Drivers: hostDrivers(s, log), Log: log}
+	var p *reconciler.Plan
+	if saved != nil {
+		obs, err := r.Observe(ctx, s)
+		if err == nil {
+			err = saved.CheckSaved(reconciler.SpecHash(s), obs)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "lucid-rdp apply: %v\n", err)
+			return exitError
+		}
+		p = saved.Plan
+	} else {
+		if p, _, err = r.Plan(ctx, s); err != nil {
+			fmt.Fprintf(stderr, "lucid-rdp apply: %v\n", err)
+			return exitError
+		}
+		p.WriteText(stdout, color)
+		if !p.Empty() && !*auto {
+			if !isTerminal(os.Stdin) {
+				fmt.Fprintln(stderr, "lucid-rdp apply: not on a terminal, so there is nobody to approve the plan; run with -auto-approve, or save it with `plan -out` and `apply PLAN`.")
+				return exitError
+			}
+			fmt.Fprint(stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+			answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+			if strings.TrimSpace(answer) != "yes" {
+				fmt.Fprintln(stdout, "Apply cancelled; nothing was changed.")
+				return exitError
+			}
+		}
+	}
+	if p.Empty() {
+		if len(p.Problems) > 0 {
+			return exitError
+		}
+		return exitOK
+	}
+	res, err := r.Apply(ctx, s, p)
+	fmt.Fprintln(stdout)
+	for _, o := range res.Outcomes {
+		c := o.Change
+		if o.Err != nil {
+			fmt.Fprintf(stdout, "%s: %s failed: %v\n", c.Server, c.Action, o.Err)
+			continue
+		}
+		done := map[reconciler.Action]string{reconciler.Create: "created", reconciler.Replace: "replaced",
+			reconciler.Update: "updated", reconciler.Delete: "destroyed", reconciler.Drain: "draining"}[c.Action]
+		switch {
+		case o.Instance != nil:
+			fmt.Fprintf(stdout, "%s: %s (%s %s, port %d)\n", c.Server, done, c.Driver, o.Instance.ID, o.Instance.Config.Port)
+		case c.Action == reconciler.Drain:
+			fmt.Fprintf(stdout, "%s: draining; its %d live sessions go on\n", c.Server, c.Sessions)
+		default:
+			fmt.Fprintf(stdout, "%s: %s\n", c.Server, done)
+		}
+	}
+	failed := res.Failed()
+	if err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp apply: %v\n", err)
+		return exitError
+	}
+	if len(failed) > 0 || len(p.Problems) > 0 {
+		fmt.Fprintf(stderr, "\nError: %d of %d servers failed:\n%v\n", len(failed)+len(p.Problems), len(p.Changes)+len(p.Problems), res.Err(p))
+		return exitError
+	}
+	fmt.Fprintf(stdout, "\nApply complete! Servers: %d created, %d replaced, %d updated, %d destroyed.\n",
+		p.Summary.Create, p.Summary.Replace, p.Summary.Update, p.Summary.Delete)
+	return exitOK
+}

@@ -1,0 +1,178 @@
+package drivers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// Driver runs xrdp servers of one kind and reports the ones it owns.
+//
+// Every method takes ctx first. Implementations must touch only what they own
+// (see the package doc) and must be safe for concurrent use on different servers.
+type Driver interface {
+	// Name is the spec's name for the driver: "process" or "docker".
+	Name() string
+	// List returns every server this driver owns, running or not.
+	List(ctx context.Context) ([]Instance, error)
+	// Start runs the server d describes and returns once it answers RDP on its
+	// port, or fails. Leftovers of an earlier instance of the same server that is
+	// no longer running are cleared first.
+	Start(ctx context.Context, d Desired) (Instance, error)
+	// Stop stops the server's listener: politely, then by force after grace.
+	// Live sessions are not ended (that is what drain means). Stopping a server
+	// that is not running succeeds. With forget, the driver also drops its record
+	// of the server, so it is no longer listed.
+	Stop(ctx context.Context, name string, grace time.Duration, forget bool) error
+	// Update applies settings that need no restart to a running server.
+	Update(ctx context.Context, d Desired) error
+}
+
+// SessionCounter is implemented by drivers that can count live sessions from
+// the host's socket table, read once per pass by the caller.
+type SessionCounter interface {
+	CountSessions(ctx context.Context, instances []Instance, tab *socktab.Table) map[string]int
+}
+
+// ErrNotOwned reports a thing that lucid-rdp does not own and will not touch.
+var ErrNotOwned = errors.New("drivers: not owned by lucid-rdp")
+
+// State is what a driver knows of an instance.
+type State string
+
+const (
+	// StateRunning: the server's listener is alive.
+	StateRunning State = "running"
+	// StateExited: lucid-rdp owns the server but its listener is gone.
+	StateExited State = "exited"
+)
+
+// Instance is one server a driver owns, as observed.
+type Instance struct {
+	// Name is the server's name.
+	Name string `json:"name"`
+	// Driver is the driver's name.
+	Driver string `json:"driver"`
+	// ID is the driver's handle: a pid or a container id.
+	ID string `json:"id,omitempty"`
+	// State is running or exited.
+	State State `json:"state"`
+	// Config is the restart-relevant configuration the server was started with.
+	Config Config `json:"config"`
+	// Hash is Config's hash as recorded when the server started.
+	Hash string `json:"hash"`
+	// Settings are the live-updatable settings last applied.
+	Settings Settings `json:"settings"`
+	// StartedAt is when the server was started.
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// Detail says more about the state, such as why a server is not running.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Desired is what a driver needs to run one server.
+type Desired struct {
+	// Name is the server's name.
+	Name string `json:"name"`
+	// Config needs a restart to change; its hash decides replacement.
+	Config Config `json:"config"`
+	// Settings take effect without a restart.
+	Settings Settings `json:"settings"`
+}
+
+// Config holds every setting that needs a restart to take effect. Its hash is
+// the spec hash recorded on each server (labels, records).
+type Config struct {
+	Driver              string            `json:"driver"`
+	Address             string            `json:"address"`
+	Port                int               `json:"port"`
+	Image               string            `json:"image,omitempty"`
+	Command             []string          `json:"command,omitempty"`
+	Env                 map[string]string `json:"env,omitempty"`
+	SecurityLayer       string            `json:"security_layer"`
+	Certificate         string            `json:"certificate,omitempty"`
+	Key                 string            `json:"key,omitempty"`
+	DisconnectedTimeout Duration          `json:"disconnected_timeout,omitempty"`
+	CPUs                float64           `json:"cpus,omitempty"`
+	MemoryBytes         int64             `json:"memory_bytes,omitempty"`
+}
+
+// Settings hold what lucid-rdp enforces itself, so changing them needs no
+// restart (an update in place).
+type Settings struct {
+	MaxSessions    int      `json:"max_sessions"`
+	IdleTimeout    Duration `json:"idle_timeout,omitempty"`
+	DrainTimeout   Duration `json:"drain_timeout,omitempty"`
+	PreventDestroy bool     `json:"prevent_destroy,omitempty"`
+}
+
+// HashVersion prefixes every config hash. It changes only when Config gains or
+// loses a field, and a server whose hash has another version is compared field
+// by field instead, so upgrading lucid-rdp does not recreate every server.
+const HashVersion = "v1"
+
+// Hash returns the versioned hash of c.
+func (c Config) Hash() string {
+	b, _ := json.Marshal(c) // map keys marshal sorted: deterministic
+	sum := sha256.Sum256(b)
+	return HashVersion + "-" + hex.EncodeToString(sum[:12])
+}
+
+// HashVersionOf returns the version part of a hash made by Config.Hash.
+func HashVersionOf(hash string) string {
+	v, _, _ := strings.Cut(hash, "-")
+	return v
+}
+
+// DesiredFor turns a spec server and its allocated port into a Desired.
+func DesiredFor(s *spec.Server, port int) Desired {
+	return Desired{
+		Name: s.Name,
+		Config: Config{
+			Driver:              s.Driver,
+			Address:             s.Address,
+			Port:                port,
+			Image:               s.Image,
+			Command:             s.Command,
+			Env:                 s.Env,
+			SecurityLayer:       s.Security.Layer,
+			Certificate:         s.Security.Certificate,
+			Key:                 s.Security.Key,
+			DisconnectedTimeout: Duration(s.Sessions.DisconnectedTimeout),
+			CPUs:                s.Resources.CPUs,
+			MemoryBytes:         s.Resources.MemoryBytes,
+		},
+		Settings: Settings{
+			MaxSessions:    s.Sessions.Max,
+			IdleTimeout:    Duration(s.Sessions.IdleTimeout),
+			DrainTimeout:   Duration(s.DrainTimeout),
+			PreventDestroy: s.PreventDestroy,
+		},
+	}
+}
+
+// Duration is a time.Duration that reads and writes as "15m0s" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes d as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// String writes d as a Go duration.
+func (d Duration) String() string { return time.Duration(d).String() }

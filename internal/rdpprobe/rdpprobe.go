@@ -1,0 +1,96 @@
+// Package rdpprobe asks an RDP server whether it is up, the way a client would:
+// it sends an X.224 Connection Request and expects a Connection Confirm.
+// A TCP connect alone is not enough: a wedged listener still accepts.
+//
+// Probe connections are remembered by their local port for a while, so session
+// counting can tell them from users' connections.
+package rdpprobe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// connectionRequest is a TPKT-framed X.224 Connection Request carrying an RDP
+// Negotiation Request for TLS and CredSSP (requestedProtocols = 3).
+var connectionRequest = []byte{
+	0x03, 0x00, 0x00, 0x13, // TPKT: version 3, length 19
+	0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00, 0x00, // X.224: LI 14, CR, dst-ref, src-ref, class 0
+	0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00, // RDP_NEG_REQ, flags 0, length 8, protocols 3
+}
+
+// ErrNotRDP reports a peer that answered, but not with a Connection Confirm.
+var ErrNotRDP = errors.New("rdpprobe: no X.224 Connection Confirm")
+
+// Probe dials address:port and checks for an X.224 Connection Confirm.
+func Probe(ctx context.Context, address string, port int) error {
+	host := address
+	if ip := net.ParseIP(address); ip == nil || ip.IsUnspecified() {
+		// A wildcard listener answers on loopback too.
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		} else {
+			host = "127.0.0.1"
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("rdpprobe: %w", err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().(*net.TCPAddr).Port
+	remember(local)
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := conn.Write(connectionRequest); err != nil {
+		return fmt.Errorf("rdpprobe: %w", err)
+	}
+	var hdr [6]byte // TPKT (4) + X.224 length indicator + TPDU code
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+		return fmt.Errorf("rdpprobe: reading the answer: %w", err)
+	}
+	if hdr[0] != 0x03 || hdr[5]&0xF0 != 0xD0 {
+		return ErrNotRDP
+	}
+	return nil
+}
+
+// How long a probe's local port is remembered: longer than any probe lasts,
+// shorter than the kernel takes to reuse an ephemeral port.
+const rememberFor = 30 * time.Second
+
+var (
+	mu     sync.Mutex
+	probes = map[int]time.Time{}
+)
+
+func remember(port int) {
+	mu.Lock()
+	defer mu.Unlock()
+	now := time.Now()
+	probes[port] = now
+	for p, at := range probes {
+		if now.Sub(at) > rememberFor {
+			delete(probes, p)
+		}
+	}
+}
+
+// IsProbe reports whether a connection from local port port was one of this
+// process's recent probes.
+func IsProbe(port int) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	at, ok := probes[port]
+	return ok && time.Since(at) <= rememberFor
+}

@@ -1,0 +1,115 @@
+package reconciler
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// allocate gives every server of s a port: its fixed port, or one from its
+// range. A range server keeps the port it runs on (or was last given) while that
+// port stays in its range and free; new servers get the lowest free port, in
+// spec order. Ports held by programs lucid-rdp does not own are skipped in
+// ranges and are an error for fixed ports. Pure: it reads only its arguments.
+func allocate(s *spec.Spec, obs *Observed) (ports map[string]int, problems map[string]string) {
+	ports = map[string]int{}
+	problems = map[string]string{}
+	type key struct {
+		addr string
+		port int
+	}
+	claimed := map[key]string{} // port -> server that has it
+	claim := func(name, addr string, port int) { claimed[key{addr, port}] = name }
+	isClaimed := func(addr string, port int) bool {
+		for k := range claimed {
+			if k.port == port && spec.AddressesOverlap(k.addr, addr) {
+				return true
+			}
+		}
+		return false
+	}
+	// Ports of our instances that are no longer in the spec stay out of reach
+	// this pass: their listener may be draining.
+	for _, in := range obs.Instances {
+		if s.Server(in.Name) == nil {
+			claim(in.Name, in.Config.Address, in.Config.Port)
+		}
+	}
+
+	// Fixed ports first: they are not negotiable.
+	for _, srv := range s.Servers {
+		if srv.Port == 0 {
+			continue
+		}
+		if holder, held := obs.heldBy(srv.Address, srv.Port); held {
+			problems[srv.Name] = fmt.Sprintf("port %d on %s is held by %s, which lucid-rdp does not own; free the port or choose another", srv.Port, srv.Address, holder)
+			continue
+		}
+		ports[srv.Name] = srv.Port
+		claim(srv.Name, srv.Address, srv.Port)
+	}
+
+	usable := func(srv *spec.Server, r *spec.PortRange, port int) bool {
+		if port == 0 || !r.Contains(port) || isClaimed(srv.Address, port) {
+			return false
+		}
+		_, held := obs.heldBy(srv.Address, port)
+		return !held
+	}
+	// Range servers keep what they have, where they can.
+	var fresh []*spec.Server
+	for _, srv := range s.Servers {
+		if srv.PortRange == "" {
+			continue
+		}
+		r := s.PortRange(srv.PortRange)
+		kept := 0
+		if in := obs.instance(srv.Name); in != nil && in.Config.Address == srv.Address && usable(srv, r, in.Config.Port) {
+			kept = in.Config.Port
+		} else if p := obs.State.Ports[srv.Name]; usable(srv, r, p) {
+			kept = p
+		}
+		if kept == 0 {
+			fresh = append(fresh, srv)
+			continue
+		}
+		ports[srv.Name] = kept
+		claim(srv.Name, srv.Address, kept)
+	}
+	// Then the lowest free port for the rest.
+	for _, srv := range fresh {
+		r := s.PortRange(srv.PortRange)
+		for p := r.From; p <= r.To; p++ {
+			if usable(srv, r, p) {
+				ports[srv.Name] = p
+				claim(srv.Name, srv.Address, p)
+				break
+			}
+		}
+		if ports[srv.Name] == 0 {
+			problems[srv.Name] = rangeFull(r, obs)
+		}
+	}
+	return ports, problems
+}
+
+func rangeFull(r *spec.PortRange, obs *Observed) string {
+	var foreign []string
+	for _, l := range obs.Listeners {
+		if r.Contains(l.Port) && spec.AddressesOverlap(l.Address, r.Address) {
+			h := l.Holder
+			if h == "" {
+				h = "another program"
+			}
+			foreign = append(foreign, fmt.Sprintf("%d by %s", l.Port, h))
+		}
+	}
+	sort.Strings(foreign)
+	msg := fmt.Sprintf("port_range %q (%d-%d) has no free port", r.Name, r.From, r.To)
+	if len(foreign) > 0 {
+		msg += "; held outside lucid-rdp: " + strings.Join(foreign, ", ")
+	}
+	return msg
+}

@@ -1,0 +1,199 @@
+package reconciler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// Observed is the live state of the host as the drivers and the socket table
+// report it: everything the planner needs, and nothing it must fetch itself.
+type Observed struct {
+	// Instances are the servers lucid-rdp owns, from every driver that answered.
+	Instances []drivers.Instance `json:"instances"`
+	// Sessions counts live sessions per server name.
+	Sessions map[string]int `json:"sessions,omitempty"`
+	// DriverErrors maps a driver that could not list its servers to why. Its
+	// servers are neither created nor destroyed while it is unreachable.
+	DriverErrors map[string]string `json:"driver_errors,omitempty"`
+	// Listeners are listening sockets lucid-rdp does not own, on ports the spec
+	// cares about.
+	Listeners []Listener `json:"listeners,omitempty"`
+	// State is what earlier applies persisted: port allocations, drains.
+	State State `json:"state"`
+}
+
+// Listener is a listening socket held by a program lucid-rdp does not own.
+type Listener struct {
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+	// Holder names the program, such as "pid 812 (nginx)", when visible.
+	Holder string `json:"holder,omitempty"`
+}
+
+// instance returns the observed instance called name, or nil.
+func (o *Observed) instance(name string) *drivers.Instance {
+	for i := range o.Instances {
+		if o.Instances[i].Name == name {
+			return &o.Instances[i]
+		}
+	}
+	return nil
+}
+
+// heldBy returns who holds address:port, or "" when nobody outside lucid-rdp does.
+func (o *Observed) heldBy(address string, port int) (string, bool) {
+	for _, l := range o.Listeners {
+		if l.Port == port && spec.AddressesOverlap(l.Address, address) {
+			if l.Holder == "" {
+				return "another program", true
+			}
+			return l.Holder, true
+		}
+	}
+	return "", false
+}
+
+// Fingerprint hashes what a saved plan depends on: which servers exist, how they
+// run, and whether they have sessions. A saved plan is applied only while the
+// host's fingerprint is unchanged.
+func (o *Observed) Fingerprint() string {
+	type entry struct {
+		Name, Driver, ID, Hash string
+		State                  drivers.State
+		Port                   int
+		Settings               drivers.Settings
+		HasSessions            bool
+	}
+	var es []entry
+	for _, in := range o.Instances {
+		es = append(es, entry{in.Name, in.Driver, in.ID, in.Hash, in.State, in.Config.Port, in.Settings, o.Sessions[in.Name] > 0})
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
+	b, _ := json.Marshal(struct {
+		E []entry
+		D map[string]string
+		L []Listener
+		S State
+	}{es, o.DriverErrors, o.Listeners, o.State})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Observe asks every driver what it owns, reads the socket table once, counts
+// sessions, and finds foreign listeners on the ports s uses.
+func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State) (*Observed, error) {
+	obs := &Observed{State: state, Sessions: map[string]int{}}
+	lists := make([][]drivers.Instance, len(ds))
+	errs := make([]error, len(ds))
+	var wg sync.WaitGroup
+	for i, d := range ds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			lists[i], errs[i] = d.List(lctx)
+		}()
+	}
+	wg.Wait()
+	tab, err := socktab.Read()
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range ds {
+		if errs[i] != nil {
+			if obs.DriverErrors == nil {
+				obs.DriverErrors = map[string]string{}
+			}
+			obs.DriverErrors[d.Name()] = errs[i].Error()
+			continue
+		}
+		obs.Instances = append(obs.Instances, lists[i]...)
+		if sc, ok := d.(drivers.SessionCounter); ok {
+			for name, n := range sc.CountSessions(ctx, lists[i], tab) {
+				if n > 0 {
+					obs.Sessions[name] = n
+				}
+			}
+		}
+	}
+	sort.Slice(obs.Instances, func(i, j int) bool { return lessName(obs.Instances[i].Name, obs.Instances[j].Name) })
+	obs.Listeners = foreignListeners(s, obs.Instances, tab)
+	return obs, nil
+}
+
+// foreignListeners returns the listening sockets on ports s uses that no running
+// instance of ours explains, with their holders where visible.
+func foreignListeners(s *spec.Spec, ours []drivers.Instance, tab *socktab.Table) []Listener {
+	relevant := func(addr net.IP, port int) bool {
+		for _, r := range s.PortRanges {
+			if r.Contains(port) && spec.AddressesOverlap(r.Address, addr.String()) {
+				return true
+			}
+		}
+		for _, srv := range s.Servers {
+			if srv.Port == port && spec.AddressesOverlap(srv.Address, addr.String()) {
+				return true
+			}
+		}
+		return false
+	}
+	var found []socktab.Socket
+	for _, l := range tab.Listening {
+		if !relevant(l.Local, l.LocalPort) {
+			continue
+		}
+		mine := false
+		for _, in := range ours {
+			if in.State == drivers.StateRunning && in.Config.Port == l.LocalPort && spec.AddressesOverlap(in.Config.Address, l.Local.String()) {
+				mine = true
+				break
+			}
+		}
+		if !mine {
+			found = append(found, l)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	inodes := make([]uint64, len(found))
+	for i, l := range found {
+		inodes[i] = l.Inode
+	}
+	holders := socktab.Holders(inodes)
+	out := make([]Listener, 0, len(found))
+	for _, l := range found {
+		ln := Listener{Address: l.Local.String(), Port: l.LocalPort}
+		if h, ok := holders[l.Inode]; ok {
+			ln.Holder = h.String()
+		}
+		out = append(out, ln)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Port != out[j].Port {
+			return out[i].Port < out[j].Port
+		}
+		return out[i].Address < out[j].Address
+	})
+	return out
+}
+
+// describeSessions writes "2 live sessions".
+func describeSessions(n int) string {
+	if n == 1 {
+		return "1 live session"
+	}
+	return fmt.Sprintf("%d live sessions", n)
+}

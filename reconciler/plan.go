@@ -1,0 +1,357 @@
+package reconciler
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// Action is what a Change does to a server.
+type Action string
+
+const (
+	// Create starts a server that is not running.
+	Create Action = "create"
+	// Replace stops a server and starts it again with a new config.
+	Replace Action = "replace"
+	// Update changes settings that need no restart.
+	Update Action = "update"
+	// Delete stops a server with no sessions and forgets it.
+	Delete Action = "delete"
+	// Drain stops a server's listener; its live sessions go on until they end
+	// or its drain_timeout passes.
+	Drain Action = "drain"
+)
+
+// Change is one server's part of a Plan.
+type Change struct {
+	Server string `json:"server"`
+	Driver string `json:"driver"`
+	Action Action `json:"action"`
+	// Reason says why: the fields that force a replace, or what was found.
+	Reason string `json:"reason,omitempty"`
+	// Sessions is the live session count of the server now.
+	Sessions int `json:"sessions"`
+	// Before is the server as observed (nil for a create from nothing).
+	Before *drivers.Instance `json:"before"`
+	// After is the server as it will be (nil for delete and drain).
+	After *drivers.Desired `json:"after"`
+	// Diffs are the fields that change, for people to read.
+	Diffs []Diff `json:"-"`
+}
+
+// Diff is one field that a change alters.
+type Diff struct {
+	Field        string
+	Before, After string
+	// ForcesReplacement is true for fields that need a restart.
+	ForcesReplacement bool
+}
+
+// Problem is a server the plan cannot converge, and why. Problems never stop
+// the other servers' changes.
+type Problem struct {
+	Server string `json:"server"`
+	Error  string `json:"error"`
+}
+
+// Note is something a person should know that is not a change, such as a
+// server still draining.
+type Note struct {
+	Server string `json:"server"`
+	Note   string `json:"note"`
+}
+
+// Summary counts changes by kind. Drains count as deletes.
+type Summary struct {
+	Create  int `json:"create"`
+	Replace int `json:"replace"`
+	Update  int `json:"update"`
+	Delete  int `json:"delete"`
+}
+
+// Plan is what apply would do, as computed by MakePlan.
+type Plan struct {
+	FormatVersion string    `json:"format_version"`
+	SpecHash      string    `json:"spec_hash"`
+	Changes       []Change  `json:"changes"`
+	Problems      []Problem `json:"errors,omitempty"`
+	Notes         []Note    `json:"notes,omitempty"`
+	Summary       Summary   `json:"summary"`
+	// Ports is every server's port once the plan is applied.
+	Ports map[string]int `json:"ports,omitempty"`
+	// Draining carries on the drains under way when the plan was made.
+	Draining map[string]time.Time `json:"draining,omitempty"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+
+// SpecHash identifies a spec's exact bytes.
+func SpecHash(s *spec.Spec) string {
+	sum := sha256.Sum256(s.Source)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// MakePlan computes what it takes to turn obs into s. It is a pure function:
+// no I/O, no clock, the same answer for the same inputs. now is only used to
+// tell whether a drain has passed its drain_timeout.
+func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
+	p := &Plan{FormatVersion: "1", SpecHash: SpecHash(s), Changes: []Change{}, Ports: map[string]int{}}
+	ports, portProblems := allocate(s, obs)
+
+	for _, srv := range s.Servers {
+		if msg, down := obs.DriverErrors[srv.Driver]; down {
+			p.problem(srv.Name, fmt.Sprintf("%s driver unavailable: %s", srv.Driver, msg))
+			keepPort(p, obs, srv.Name)
+			continue
+		}
+		if msg, bad := portProblems[srv.Name]; bad {
+			p.problem(srv.Name, msg)
+			keepPort(p, obs, srv.Name)
+			continue
+		}
+		want := drivers.DesiredFor(srv, ports[srv.Name])
+		p.Ports[srv.Name] = want.Config.Port
+		in := obs.instance(srv.Name)
+		sessions := obs.Sessions[srv.Name]
+		switch {
+		case in == nil:
+			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Create, After: &want, Diffs: createDiffs(want)})
+		case in.Driver != srv.Driver:
+			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions,
+				Reason: fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver),
+				Diffs:  []Diff{{Field: "driver", Before: in.Driver, After: srv.Driver, ForcesReplacement: true}}})
+		case in.State != drivers.StateRunning:
+			reason := "not running"
+			if in.Detail != "" {
+				reason += ": " + in.Detail
+			}
+			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Create, Before: in, After: &want, Reason: reason, Sessions: sessions, Diffs: createDiffs(want)})
+		default:
+			cfg := configDiffs(in.Config, want.Config)
+			// Equal hashes of the same version mean equal configs; a hash of
+			// another version (an older lucid-rdp) is judged by its fields alone.
+			if in.Hash == want.Config.Hash() {
+				cfg = nil
+			}
+			if len(cfg) > 0 {
+				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions,
+					Reason: reasonOf(cfg), Diffs: append(cfg, settingsDiffs(in.Settings, want.Settings)...)})
+			} else if set := settingsDiffs(in.Settings, want.Settings); len(set) > 0 {
+				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Update, Before: in, After: &want, Sessions: sessions,
+					Reason: reasonOf(set), Diffs: set})
+			}
+		}
+	}
+
+	// Servers lucid-rdp owns that the spec no longer has.
+	for i := range obs.Instances {
+		in := &obs.Instances[i]
+		if s.Server(in.Name) != nil {
+			continue
+		}
+		if _, down := obs.DriverErrors[in.Driver]; down {
+			continue
+		}
+		sessions := obs.Sessions[in.Name]
+		since, draining := obs.State.Draining[in.Name]
+		if draining {
+			if p.Draining == nil {
+				p.Draining = map[string]time.Time{}
+			}
+			p.Draining[in.Name] = since
+			p.Ports[in.Name] = in.Config.Port
+		}
+		switch {
+		case in.Settings.PreventDestroy:
+			p.problem(in.Name, "prevent_destroy is set on this server, so it is not removed; to remove it, set prevent_destroy = false and apply, then remove the block")
+		case draining && sessions > 0 && in.State != drivers.StateRunning:
+			timeout := time.Duration(in.Settings.DrainTimeout)
+			left := since.Add(timeout).Sub(now)
+			if left > 0 {
+				p.Notes = append(p.Notes, Note{Server: in.Name, Note: fmt.Sprintf("draining: %s, drain_timeout ends in %s", describeSessions(sessions), left.Round(time.Second))})
+				continue
+			}
+			p.add(Change{Server: in.Name, Driver: in.Driver, Action: Delete, Before: in, Sessions: sessions,
+				Reason: fmt.Sprintf("drain_timeout (%s) has passed; the listener is gone, the record is dropped", timeout)})
+		case sessions > 0:
+			p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Before: in, Sessions: sessions,
+				Reason: fmt.Sprintf("removed from the spec; %s go on until they end or drain_timeout (%s) passes", describeSessions(sessions), time.Duration(in.Settings.DrainTimeout))})
+		default:
+			reason := "removed from the spec"
+			if draining {
+				reason = "drained: its last session has ended"
+			}
+			p.add(Change{Server: in.Name, Driver: in.Driver, Action: Delete, Before: in, Reason: reason})
+		}
+	}
+	sort.SliceStable(p.Changes, func(i, j int) bool { return lessName(p.Changes[i].Server, p.Changes[j].Server) })
+	return p
+}
+
+// keepPort carries a server's known port through a pass that could not plan it,
+// so that a passing failure does not give its port away.
+func keepPort(p *Plan, obs *Observed, name string) {
+	if in := obs.instance(name); in != nil {
+		p.Ports[name] = in.Config.Port
+	} else if port, ok := obs.State.Ports[name]; ok {
+		p.Ports[name] = port
+	}
+}
+
+func (p *Plan) add(c Change) {
+	p.Changes = append(p.Changes, c)
+	switch c.Action {
+	case Create:
+		p.Summary.Create++
+	case Replace:
+		p.Summary.Replace++
+	case Update:
+		p.Summary.Update++
+	case Delete, Drain:
+		p.Summary.Delete++
+	}
+}
+
+func (p *Plan) problem(server, msg string) {
+	p.Problems = append(p.Problems, Problem{Server: server, Error: msg})
+}
+
+func reasonOf(diffs []Diff) string {
+	parts := make([]string, 0, len(diffs))
+	for _, d := range diffs {
+		parts = append(parts, fmt.Sprintf("%s: %s -> %s", d.Field, d.Before, d.After))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func createDiffs(d drivers.Desired) []Diff {
+	c := d.Config
+	out := []Diff{
+		{Field: "driver", After: show(c.Driver)},
+		{Field: "address", After: show(c.Address)},
+		{Field: "port", After: strconv.Itoa(c.Port)},
+	}
+	if c.Image != "" {
+		out = append(out, Diff{Field: "image", After: show(c.Image)})
+	}
+	out = append(out,
+		Diff{Field: "security.layer", After: show(c.SecurityLayer)},
+		Diff{Field: "sessions.max", After: strconv.Itoa(d.Settings.MaxSessions)})
+	return out
+}
+
+// configDiffs lists the restart-relevant fields that differ.
+func configDiffs(a, b drivers.Config) []Diff {
+	var out []Diff
+	add := func(field string, x, y any) {
+		if !reflect.DeepEqual(x, y) && !(isEmpty(x) && isEmpty(y)) {
+			out = append(out, Diff{Field: field, Before: show(x), After: show(y), ForcesReplacement: true})
+		}
+	}
+	add("driver", a.Driver, b.Driver)
+	add("address", a.Address, b.Address)
+	add("port", a.Port, b.Port)
+	add("image", a.Image, b.Image)
+	add("command", a.Command, b.Command)
+	add("env", a.Env, b.Env)
+	add("security.layer", a.SecurityLayer, b.SecurityLayer)
+	add("security.certificate", a.Certificate, b.Certificate)
+	add("security.key", a.Key, b.Key)
+	add("sessions.disconnected_timeout", a.DisconnectedTimeout, b.DisconnectedTimeout)
+	add("resources.cpus", a.CPUs, b.CPUs)
+	add("resources.memory", a.MemoryBytes, b.MemoryBytes)
+	return out
+}
+
+// settingsDiffs lists the live-updatable settings that differ.
+func settingsDiffs(a, b drivers.Settings) []Diff {
+	var out []Diff
+	add := func(field string, x, y any) {
+		if !reflect.DeepEqual(x, y) {
+			out = append(out, Diff{Field: field, Before: show(x), After: show(y)})
+		}
+	}
+	add("sessions.max", a.MaxSessions, b.MaxSessions)
+	add("sessions.idle_timeout", a.IdleTimeout, b.IdleTimeout)
+	add("drain_timeout", a.DrainTimeout, b.DrainTimeout)
+	add("prevent_destroy", a.PreventDestroy, b.PreventDestroy)
+	return out
+}
+
+func isEmpty(v any) bool {
+	rv := reflect.ValueOf(v)
+	return !rv.IsValid() || rv.IsZero() || ((rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map) && rv.Len() == 0)
+}
+
+func show(v any) string {
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return strconv.Quote(x)
+	case int64:
+		return spec.FormatSize(x)
+	case []string:
+		q := make([]string, len(x))
+		for i, s := range x {
+			q[i] = strconv.Quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case map[string]string:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + " = " + strconv.Quote(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case drivers.Duration:
+		return strconv.Quote(x.String())
+	}
+	return fmt.Sprint(v)
+}
+
+// lessName orders names naturally: "desk-2" before "desk-10".
+func lessName(a, b string) bool {
+	for a != "" && b != "" {
+		ad, bd := unicode.IsDigit(rune(a[0])), unicode.IsDigit(rune(b[0]))
+		if ad && bd {
+			na, ra := leadingNumber(a)
+			nb, rb := leadingNumber(b)
+			if na != nb {
+				return na < nb
+			}
+			a, b = ra, rb
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func leadingNumber(s string) (int, string) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, _ := strconv.Atoi(s[:min(i, 9)])
+	return n, s[i:]
+}

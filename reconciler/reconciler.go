@@ -1,0 +1,123 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// Reconciler converges a host to a spec through its drivers.
+type Reconciler struct {
+	// Drivers maps driver names to drivers.
+	Drivers map[string]drivers.Driver
+	// Log receives the reconciler's logs.
+	Log hclog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) log() hclog.Logger {
+	if r.Log == nil {
+		return hclog.NewNullLogger()
+	}
+	return r.Log
+}
+
+// driverList returns the drivers in name order.
+func (r *Reconciler) driverList() []drivers.Driver {
+	names := make([]string, 0, len(r.Drivers))
+	for n := range r.Drivers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]drivers.Driver, len(names))
+	for i, n := range names {
+		out[i] = r.Drivers[n]
+	}
+	return out
+}
+
+// Observe reads the host's live state for s.
+func (r *Reconciler) Observe(ctx context.Context, s *spec.Spec) (*Observed, error) {
+	st, err := LoadState(s.Agent.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	return Observe(ctx, s, r.driverList(), st)
+}
+
+// Plan observes the host and plans the way to s. It changes nothing.
+func (r *Reconciler) Plan(ctx context.Context, s *spec.Spec) (*Plan, *Observed, error) {
+	obs, err := r.Observe(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return MakePlan(s, obs, r.now()), obs, nil
+}
+
+// Apply carries out p (made for s) and saves the resulting state. The caller
+// holds the state lock.
+func (r *Reconciler) Apply(ctx context.Context, s *spec.Spec, p *Plan) (*Result, error) {
+	res, st := Apply(ctx, p, r.Drivers, s.Agent.Parallelism, r.now())
+	for _, o := range res.Outcomes {
+		if o.Err != nil {
+			r.log().Error("change failed", "server", o.Change.Server, "action", o.Change.Action, "error", o.Err)
+		} else {
+			r.log().Info("changed", "server", o.Change.Server, "action", o.Change.Action)
+		}
+	}
+	if err := SaveState(s.Agent.StateDir, st); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// Reconcile is one full pass: observe, plan, apply. The returned error joins
+// every server that failed, so one failure never hides another.
+func (r *Reconciler) Reconcile(ctx context.Context, s *spec.Spec) (*Result, error) {
+	unlock, err := Lock(s.Agent.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	p, _, err := r.Plan(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Apply(ctx, s, p)
+	if err != nil {
+		return res, err
+	}
+	return res, res.Err(p)
+}
+
+// Err joins the failures of a result and the problems of its plan into one
+// error naming each failed server, or nil.
+func (res *Result) Err(p *Plan) error {
+	var msgs []string
+	for _, prob := range p.Problems {
+		msgs = append(msgs, fmt.Sprintf("%s: %s", prob.Server, prob.Error))
+	}
+	for _, o := range res.Failed() {
+		msgs = append(msgs, fmt.Sprintf("%s: %s: %v", o.Change.Server, o.Change.Action, o.Err))
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "\n"))
+}

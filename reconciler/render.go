@@ -1,0 +1,99 @@
+package reconciler
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ANSI colours for plan output, as Terraform uses them.
+const (
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	red    = "\x1b[31m"
+	bold   = "\x1b[1m"
+	reset  = "\x1b[0m"
+)
+
+// WriteText prints p for people, in the manner of `terraform plan`.
+func (p *Plan) WriteText(w io.Writer, color bool) {
+	paint := func(c, s string) string {
+		if !color {
+			return s
+		}
+		return c + s + reset
+	}
+	for _, prob := range p.Problems {
+		fmt.Fprintf(w, "%s %s: %s\n", paint(bold+red, "Error:"), prob.Server, prob.Error)
+	}
+	if len(p.Problems) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "Note: %s: %s\n", n.Server, n.Note)
+	}
+	if len(p.Notes) > 0 {
+		fmt.Fprintln(w)
+	}
+	if p.Empty() {
+		fmt.Fprintln(w, "No changes. This host matches lucid-rdp.hcl.")
+		return
+	}
+	fmt.Fprintln(w, "lucid-rdp will perform the following actions:")
+	fmt.Fprintln(w)
+	for _, c := range p.Changes {
+		var head, sym, col string
+		switch c.Action {
+		case Create:
+			head, sym, col = "will be created", "  +", green
+		case Replace:
+			head, sym, col = "must be replaced", "-/+", yellow
+		case Update:
+			head, sym, col = "will be updated in place", "  ~", yellow
+		case Delete:
+			head, sym, col = "will be destroyed", "  -", red
+		case Drain:
+			head, sym, col = "will be drained and destroyed", "  -", red
+		}
+		comment := fmt.Sprintf("  # %s %s", c.Server, head)
+		if c.Sessions > 0 {
+			comment += fmt.Sprintf(" (%s)", describeSessions(c.Sessions))
+		}
+		fmt.Fprintln(w, paint(bold, comment))
+		if c.Reason != "" && c.Action != Replace && c.Action != Update {
+			fmt.Fprintf(w, "  # (%s)\n", c.Reason)
+		}
+		fmt.Fprintf(w, "%s server %q {\n", paint(col, sym), c.Server)
+		width := 0
+		for _, d := range c.Diffs {
+			width = max(width, len(d.Field))
+		}
+		for _, d := range c.Diffs {
+			field := d.Field + strings.Repeat(" ", width-len(d.Field))
+			switch {
+			case d.Before == "":
+				fmt.Fprintf(w, "      %s %s = %s\n", paint(green, "+"), field, d.After)
+			default:
+				line := fmt.Sprintf("      %s %s = %s -> %s", paint(yellow, "~"), field, d.Before, d.After)
+				if d.ForcesReplacement {
+					line += paint(red, " # forces replacement")
+				}
+				fmt.Fprintln(w, line)
+			}
+		}
+		if (c.Action == Delete || c.Action == Drain) && c.Before != nil {
+			fmt.Fprintf(w, "      %s driver = %q\n", paint(red, "-"), c.Before.Driver)
+			fmt.Fprintf(w, "      %s port   = %d\n", paint(red, "-"), c.Before.Config.Port)
+		}
+		fmt.Fprintln(w, "    }")
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%s %d to create, %d to replace, %d to update, %d to destroy.\n",
+		paint(bold, "Plan:"), p.Summary.Create, p.Summary.Replace, p.Summary.Update, p.Summary.Delete)
+}
+
+// JSON returns p in the `plan -json` format of DESIGN.md.
+func (p *Plan) JSON() ([]byte, error) {
+	return json.MarshalIndent(p, "", "  ")
+}

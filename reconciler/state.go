@@ -1,0 +1,80 @@
+package reconciler
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// State is what lucid-rdp keeps between runs beside the drivers' own records:
+// which port each server was given, and which servers are draining.
+type State struct {
+	// Ports maps server names to their allocated ports.
+	Ports map[string]int `json:"ports,omitempty"`
+	// Draining maps servers being drained to when the drain began.
+	Draining map[string]time.Time `json:"draining,omitempty"`
+}
+
+const stateFile = "state.json"
+
+// LoadState reads state_dir/state.json; a missing file is an empty state.
+func LoadState(stateDir string) (State, error) {
+	var st State
+	b, err := os.ReadFile(filepath.Join(stateDir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reconciler: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("reconciler: %s: %w", filepath.Join(stateDir, stateFile), err)
+	}
+	return st, nil
+}
+
+// SaveState writes state_dir/state.json atomically.
+func SaveState(stateDir string, st State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(stateDir, stateFile)
+	tmp, err := os.CreateTemp(stateDir, "."+stateFile+".*")
+	if err != nil {
+		return fmt.Errorf("reconciler: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err = tmp.Write(append(b, '\n')); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("reconciler: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Lock takes state_dir's lock, so that two lucid-rdp commands never change the
+// host at once. It fails at once, naming the lock file, when another holds it.
+func Lock(stateDir string) (unlock func(), err error) {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("reconciler: state_dir: %w", err)
+	}
+	path := filepath.Join(stateDir, "lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("reconciler: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reconciler: another lucid-rdp is changing this host (%s is locked)", path)
+	}
+	return func() { f.Close() }, nil
+}
