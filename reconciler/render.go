@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -95,5 +96,12 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 
 // JSON returns p in the `plan -json` format of DESIGN.md.
 func (p *Plan) JSON() ([]byte, error) {
-	return json.MarshalIndent(p, "", "  ")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // reasons read "13500 -> 13501", not "\u003e"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

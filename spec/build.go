@@ -241,9 +241,11 @@ func (b *builder) buildServers(rawDefaults *serverBody, raws []*serverBlock) {
 				continue
 			}
 		}
+		// With count set, every instance is numbered, even when count = 1: then
+		// scaling 3 -> 1 keeps NAME-1 and destroys two, rather than renaming all.
 		for i := 1; i <= count; i++ {
 			s := *tmpl
-			if count > 1 {
+			if raw.Count != nil {
 				s.Name = raw.Name + "-" + strconv.Itoa(i)
 				if !nameRE.MatchString(s.Name) {
 					b.errorAt(attrRange(raw.Body, "count", raw.DefRange), "Invalid server name",
@@ -253,7 +255,7 @@ func (b *builder) buildServers(rawDefaults *serverBody, raws []*serverBlock) {
 			}
 			if prev, dup := seen[s.Name]; dup {
 				detail := fmt.Sprintf("A server named %q is already declared at %s.", s.Name, prev)
-				if count > 1 {
+				if raw.Count != nil {
 					detail = fmt.Sprintf("count = %d on server %q makes %q, which is already declared at %s.", count, raw.Name, s.Name, prev)
 				}
 				b.errorAt(&raw.NameRange, "Duplicate server name", "%s", detail)

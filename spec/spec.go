@@ -88,7 +88,8 @@ func (r *PortRange) Contains(port int) bool { return port >= r.From && port <= r
 
 // Server is one xrdp server after defaults and count expansion.
 type Server struct {
-	// Name is the server's unique name: the block label, or LABEL-N with count.
+	// Name is the server's unique name: the block label, or LABEL-1 … LABEL-N
+	// when the block sets count (even count = 1).
 	Name string
 	// Block is the label of the server block this server came from.
 	Block string

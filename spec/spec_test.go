@@ -134,9 +134,9 @@ func TestDecode(t *testing.T) {
 	if s.Agent.StateDir != "/var/lib/lucid-rdp" || s.Agent.Resync != 10*time.Second || s.Agent.Parallelism != 8 {
 		t.Errorf("agent = %+v", s.Agent)
 	}
-	alice := s.Server("alice")
+	alice := s.Server("alice-1") // count = 1 still numbers it
 	if alice == nil {
-		t.Fatal("no server alice")
+		t.Fatal("no server alice-1")
 	}
 	if alice.Sessions.Max != 2 || alice.Sessions.IdleTimeout != 30*time.Minute || alice.Sessions.DisconnectedTimeout != 10*time.Minute {
 		t.Errorf("alice sessions = %+v", alice.Sessions)

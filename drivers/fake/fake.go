@@ -1,0 +1,116 @@
+// Package fake is a drivers.Driver steered by data, for testing the reconciler's
+// logic without a host. It must never be used to test a real driver.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+)
+
+// Driver keeps its servers in memory.
+type Driver struct {
+	// DriverName is what Name returns.
+	DriverName string
+
+	mu sync.Mutex
+	// Instances are the servers the driver owns, by name.
+	Instances map[string]drivers.Instance
+	// Sessions are live session counts by name.
+	Sessions map[string]int
+	// ListErr, when set, is returned by List.
+	ListErr error
+	// StartErr fails Start for the named servers.
+	StartErr map[string]error
+	// Calls records every mutating call, as "start NAME", "stop NAME" ...
+	Calls []string
+	nextID int
+}
+
+// New returns an empty fake driver called name.
+func New(name string) *Driver {
+	return &Driver{DriverName: name, Instances: map[string]drivers.Instance{}, Sessions: map[string]int{}, StartErr: map[string]error{}}
+}
+
+// Name implements drivers.Driver.
+func (d *Driver) Name() string { return d.DriverName }
+
+// List implements drivers.Driver.
+func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ListErr != nil {
+		return nil, d.ListErr
+	}
+	out := make([]drivers.Instance, 0, len(d.Instances))
+	for _, in := range d.Instances {
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Start implements drivers.Driver.
+func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Instance, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.Calls = append(d.Calls, "start "+want.Name)
+	if err := d.StartErr[want.Name]; err != nil {
+		return drivers.Instance{}, err
+	}
+	if in, ok := d.Instances[want.Name]; ok && in.State == drivers.StateRunning {
+		return drivers.Instance{}, fmt.Errorf("fake: %s already running", want.Name)
+	}
+	d.nextID++
+	in := drivers.Instance{
+		Name: want.Name, Driver: d.DriverName, ID: strconv.Itoa(d.nextID), State: drivers.StateRunning,
+		Config: want.Config, Hash: want.Config.Hash(), Settings: want.Settings,
+	}
+	d.Instances[want.Name] = in
+	return in, nil
+}
+
+// Stop implements drivers.Driver.
+func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, forget bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.Calls = append(d.Calls, fmt.Sprintf("stop %s forget=%v", name, forget))
+	if forget {
+		delete(d.Instances, name)
+	} else if in, ok := d.Instances[name]; ok {
+		in.State = drivers.StateExited
+		d.Instances[name] = in
+	}
+	return nil
+}
+
+// Update implements drivers.Driver.
+func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.Calls = append(d.Calls, "update "+want.Name)
+	in, ok := d.Instances[want.Name]
+	if !ok {
+		return fmt.Errorf("fake: %s not found", want.Name)
+	}
+	in.Settings = want.Settings
+	d.Instances[want.Name] = in
+	return nil
+}
+
+// CountSessions implements drivers.SessionCounter from Sessions.
+func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]int{}
+	for _, in := range instances {
+		out[in.Name] = d.Sessions[in.Name]
+	}
+	return out
+}

@@ -1,0 +1,153 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/fake"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+func mustSpec(t *testing.T, src string) *spec.Spec {
+	t.Helper()
+	s, diags := spec.Parse("lucid-rdp.hcl", []byte("agent {\n  state_dir = \""+t.TempDir()+"\"\n}\n"+src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return s
+}
+
+const threeDesks = `
+port_range "desks" {
+  from = 13389
+  to   = 13399
+}
+server "desk" {
+  port_range = "desks"
+  count      = 3
+}
+`
+
+// TestReconcileConverges: one pass converges, the next finds nothing to do.
+func TestReconcileConverges(t *testing.T) {
+	s := mustSpec(t, threeDesks)
+	d := fake.New("process")
+	r := &Reconciler{Drivers: map[string]drivers.Driver{"process": d}, Now: func() time.Time { return planNow }}
+	if _, err := r.Reconcile(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Instances) != 3 {
+		t.Fatalf("%d instances; want 3", len(d.Instances))
+	}
+	p, _, err := r.Plan(context.Background(), s)
+	if err != nil || !p.Empty() {
+		t.Fatalf("second plan not empty: %+v %v", p.Changes, err)
+	}
+	st, _ := LoadState(s.Agent.StateDir)
+	if st.Ports["desk-1"] != 13389 || st.Ports["desk-3"] != 13391 {
+		t.Errorf("persisted ports = %v", st.Ports)
+	}
+}
+
+// TestOneFailureDoesNotBlockOthers: a server that fails to start is reported
+// by name, and the others still converge.
+func TestOneFailureDoesNotBlockOthers(t *testing.T) {
+	s := mustSpec(t, threeDesks)
+	d := fake.New("process")
+	d.StartErr["desk-2"] = errors.New("boom")
+	r := &Reconciler{Drivers: map[string]drivers.Driver{"process": d}}
+	_, err := r.Reconcile(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), "desk-2") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v; want one naming desk-2 and its cause", err)
+	}
+	if _, ok := d.Instances["desk-1"]; !ok {
+		t.Error("desk-1 not started")
+	}
+	if _, ok := d.Instances["desk-3"]; !ok {
+		t.Error("desk-3 not started")
+	}
+	// The failed server keeps its port for the next try.
+	st, _ := LoadState(s.Agent.StateDir)
+	if st.Ports["desk-2"] != 13390 {
+		t.Errorf("desk-2's port not kept: %v", st.Ports)
+	}
+}
+
+// TestStopsBeforeStarts: a port given up by one server is free before another
+// takes it.
+func TestStopsBeforeStarts(t *testing.T) {
+	d := fake.New("process")
+	r := &Reconciler{Drivers: map[string]drivers.Driver{"process": d}}
+	s1 := mustSpec(t, "server \"a\" {\n  port = 13500\n}\n")
+	if _, err := r.Reconcile(context.Background(), s1); err != nil {
+		t.Fatal(err)
+	}
+	d.Calls = nil
+	s2 := mustSpec(t, "server \"b\" {\n  port = 13500\n}\n")
+	s2.Agent.StateDir = s1.Agent.StateDir
+	if _, err := r.Reconcile(context.Background(), s2); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.Calls, []string{"stop a forget=true", "start b"}) {
+		t.Errorf("calls = %v", d.Calls)
+	}
+}
+
+// TestDriverDownNeverDestroys: servers of an unreachable driver are neither
+// created nor destroyed.
+func TestDriverDownNeverDestroys(t *testing.T) {
+	proc, dock := fake.New("process"), fake.New("docker")
+	r := &Reconciler{Drivers: map[string]drivers.Driver{"process": proc, "docker": dock}}
+	s := mustSpec(t, "server \"a\" {\n  port = 13500\n}\nserver \"k\" {\n  driver = \"docker\"\n  image = \"x\"\n  port = 13501\n}\n")
+	if _, err := r.Reconcile(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	dock.ListErr = errors.New("engine down")
+	empty := mustSpec(t, "")
+	empty.Agent.StateDir = s.Agent.StateDir
+	_, _ = r.Reconcile(context.Background(), empty)
+	if _, ok := dock.Instances["k"]; !ok {
+		t.Error("a docker server was destroyed while the engine was unreachable")
+	}
+	if _, ok := proc.Instances["a"]; ok {
+		t.Error("process server a was not destroyed")
+	}
+}
+
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(dir); err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Errorf("second lock: %v", err)
+	}
+	unlock()
+	unlock2, err := Lock(dir)
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	unlock2()
+}
+
+func TestLessName(t *testing.T) {
+	names := []string{"desk-10", "desk-2", "alice", "desk-1", "desk"}
+	slices.SortFunc(names, func(a, b string) int {
+		if lessName(a, b) {
+			return -1
+		}
+		if lessName(b, a) {
+			return 1
+		}
+		return 0
+	})
+	if strings.Join(names, " ") != "alice desk desk-1 desk-2 desk-10" {
+		t.Errorf("%v", names)
+	}
+}

@@ -1,0 +1,97 @@
+package reconciler
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"encoding/json"
+
+	"golang.org/x/tools/txtar"
+
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// planNow is the clock of every golden plan.
+var planNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// TestPlanGolden runs MakePlan on each testdata/*.txtar archive:
+//
+//	-- lucid-rdp.hcl --   the spec
+//	-- live.json --       the Observed state (an instance without "hash" gets
+//	                      its config's current hash, so archives stay readable)
+//	-- plan --            the expected human plan (or diagnostics, for a bad spec)
+//	-- plan.json --       the expected JSON plan (absent for a bad spec)
+//
+// go test ./reconciler -update rewrites plan and plan.json.
+func TestPlanGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.txtar")
+	if len(files) == 0 {
+		t.Fatal("no golden files")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sections := map[string][]byte{}
+			for _, f := range ar.Files {
+				sections[f.Name] = f.Data
+			}
+			var obs Observed
+			if err := json.Unmarshal(sections["live.json"], &obs); err != nil {
+				t.Fatalf("live.json: %v", err)
+			}
+			for i := range obs.Instances {
+				if obs.Instances[i].Hash == "" {
+					obs.Instances[i].Hash = obs.Instances[i].Config.Hash()
+				}
+			}
+			var gotText, gotJSON []byte
+			s, diags := spec.Parse("lucid-rdp.hcl", sections["lucid-rdp.hcl"])
+			if diags.HasErrors() {
+				// A bad spec yields diagnostics and no plan: never destroys.
+				var buf bytes.Buffer
+				_ = spec.WriteDiagnostics(&buf, diags, map[string][]byte{"lucid-rdp.hcl": sections["lucid-rdp.hcl"]}, 100, false)
+				gotText = buf.Bytes()
+			} else {
+				p := MakePlan(s, &obs, planNow)
+				var buf bytes.Buffer
+				p.WriteText(&buf, false)
+				gotText = buf.Bytes()
+				gotJSON, _ = p.JSON()
+				gotJSON = append(gotJSON, '\n')
+			}
+			if *update {
+				var files []txtar.File
+				for _, f := range ar.Files {
+					if f.Name != "plan" && f.Name != "plan.json" {
+						files = append(files, f)
+					}
+				}
+				files = append(files, txtar.File{Name: "plan", Data: gotText})
+				if gotJSON != nil {
+					files = append(files, txtar.File{Name: "plan.json", Data: gotJSON})
+				}
+				ar.Files = files
+				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !bytes.Equal(gotText, sections["plan"]) {
+				t.Errorf("plan differs; got:\n%s\nwant:\n%s", gotText, sections["plan"])
+			}
+			if !bytes.Equal(gotJSON, sections["plan.json"]) {
+				t.Errorf("plan.json differs; got:\n%s", gotJSON)
+			}
+		})
+	}
+}
