@@ -51,7 +51,7 @@ type Change struct {
 
 // Diff is one field that a change alters.
 type Diff struct {
-	Field        string
+	Field         string
 	Before, After string
 	// ForcesReplacement is true for fields that need a restart.
 	ForcesReplacement bool

@@ -29,7 +29,7 @@ type Driver struct {
 	// StartErr fails Start for the named servers.
 	StartErr map[string]error
 	// Calls records every mutating call, as "start NAME", "stop NAME" ...
-	Calls []string
+	Calls  []string
 	nextID int
 }
 

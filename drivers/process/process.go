@@ -68,7 +68,7 @@ func (d *Driver) Name() string { return Name }
 // record is what the driver keeps per server in record.json.
 type record struct {
 	// Format is the record's format version.
-	Format int `json:"format"`
+	Format int    `json:"format"`
 	Name   string `json:"name"`
 	procfs.Identity
 	Config    drivers.Config   `json:"config"`
