@@ -10,6 +10,7 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/drivers/fake"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -20,6 +21,18 @@ func mustSpec(t *testing.T, src string) *spec.Spec {
 		t.Fatal(diags)
 	}
 	return s
+}
+
+// quietHost is a socket table with nothing on it, so that these tests do not
+// depend on what else listens on the machine.
+func quietHost() (*socktab.Table, error) { return &socktab.Table{}, nil }
+
+func reconcilerWith(ds ...*fake.Driver) *Reconciler {
+	m := map[string]drivers.Driver{}
+	for _, d := range ds {
+		m[d.Name()] = d
+	}
+	return &Reconciler{Drivers: m, Now: func() time.Time { return planNow }, ReadSockets: quietHost}
 }
 
 const threeDesks = `
@@ -37,7 +50,7 @@ server "desk" {
 func TestReconcileConverges(t *testing.T) {
 	s := mustSpec(t, threeDesks)
 	d := fake.New("process")
-	r := &Reconciler{Drivers: map[string]drivers.Driver{"process": d}, Now: func() time.Time { return planNow }}
+	r := reconcilerWith(d)
 	if _, err := r.Reconcile(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +73,7 @@ func TestOneFailureDoesNotBlockOthers(t *testing.T) {
 	s := mustSpec(t, threeDesks)
 	d := fake.New("process")
 	d.StartErr["desk-2"] = errors.New("boom")
-	r := &Reconciler{Drivers: map[string]drivers.Driver{"process": d}}
+	r := reconcilerWith(d)
 	_, err := r.Reconcile(context.Background(), s)
 	if err == nil || !strings.Contains(err.Error(), "desk-2") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("err = %v; want one naming desk-2 and its cause", err)
@@ -82,7 +95,7 @@ func TestOneFailureDoesNotBlockOthers(t *testing.T) {
 // takes it.
 func TestStopsBeforeStarts(t *testing.T) {
 	d := fake.New("process")
-	r := &Reconciler{Drivers: map[string]drivers.Driver{"process": d}}
+	r := reconcilerWith(d)
 	s1 := mustSpec(t, "server \"a\" {\n  port = 13500\n}\n")
 	if _, err := r.Reconcile(context.Background(), s1); err != nil {
 		t.Fatal(err)
@@ -102,7 +115,7 @@ func TestStopsBeforeStarts(t *testing.T) {
 // created nor destroyed.
 func TestDriverDownNeverDestroys(t *testing.T) {
 	proc, dock := fake.New("process"), fake.New("docker")
-	r := &Reconciler{Drivers: map[string]drivers.Driver{"process": proc, "docker": dock}}
+	r := reconcilerWith(proc, dock)
 	s := mustSpec(t, "server \"a\" {\n  port = 13500\n}\nserver \"k\" {\n  driver = \"docker\"\n  image = \"x\"\n  port = 13501\n}\n")
 	if _, err := r.Reconcile(context.Background(), s); err != nil {
 		t.Fatal(err)

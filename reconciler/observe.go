@@ -90,9 +90,9 @@ func (o *Observed) Fingerprint() string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// Observe asks every driver what it owns, reads the socket table once, counts
-// sessions, and finds foreign listeners on the ports s uses.
-func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State) (*Observed, error) {
+// Observe asks every driver what it owns, counts sessions and finds foreign
+// listeners on the ports s uses, all from one read of the socket table.
+func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State, readSockets func() (*socktab.Table, error)) (*Observed, error) {
 	obs := &Observed{State: state, Sessions: map[string]int{}}
 	lists := make([][]drivers.Instance, len(ds))
 	errs := make([]error, len(ds))
@@ -107,7 +107,7 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 		}()
 	}
 	wg.Wait()
-	tab, err := socktab.Read()
+	tab, err := readSockets()
 	if err != nil {
 		return nil, err
 	}

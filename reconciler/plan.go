@@ -186,7 +186,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 				Reason: fmt.Sprintf("drain_timeout (%s) has passed; the listener is gone, the record is dropped", timeout)})
 		case sessions > 0:
 			p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Before: in, Sessions: sessions,
-				Reason: fmt.Sprintf("removed from the spec; %s go on until they end or drain_timeout (%s) passes", describeSessions(sessions), time.Duration(in.Settings.DrainTimeout))})
+				Reason: fmt.Sprintf("removed from the spec; its live sessions go on until they end or drain_timeout (%s) passes", time.Duration(in.Settings.DrainTimeout))})
 		default:
 			reason := "removed from the spec"
 			if draining {

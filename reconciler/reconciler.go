@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -22,6 +23,8 @@ type Reconciler struct {
 	Log hclog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// ReadSockets reads the host's socket table; socktab.Read when nil.
+	ReadSockets func() (*socktab.Table, error)
 }
 
 func (r *Reconciler) now() time.Time {
@@ -58,7 +61,11 @@ func (r *Reconciler) Observe(ctx context.Context, s *spec.Spec) (*Observed, erro
 	if err != nil {
 		return nil, err
 	}
-	return Observe(ctx, s, r.driverList(), st)
+	read := r.ReadSockets
+	if read == nil {
+		read = socktab.Read
+	}
+	return Observe(ctx, s, r.driverList(), st, read)
 }
 
 // Plan observes the host and plans the way to s. It changes nothing.
