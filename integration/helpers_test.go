@@ -1,0 +1,208 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
+	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+)
+
+// bin is the lucid-rdp binary under test, built once by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lucid-rdp-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "lucid-rdp")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/lucid-rdp").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build lucid-rdp: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// inCI reports whether missing components must fail rather than skip.
+func inCI() bool { return os.Getenv("CI") != "" && os.Getenv("CI") != "false" }
+
+// need skips (or, under CI=true, fails) a test when a program is missing.
+func need(t *testing.T, programs ...string) {
+	t.Helper()
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			if _, serr := os.Stat("/usr/sbin/" + p); serr == nil {
+				continue
+			}
+			if inCI() {
+				t.Fatalf("%s is not installed, and CI=true does not allow skipping: run scripts/setup.sh test", p)
+			}
+			t.Skipf("%s is not installed (scripts/setup.sh test installs it)", p)
+		}
+	}
+}
+
+// needRoot skips (or fails under CI) when not root: listeners get private
+// mount namespaces only as root.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if inCI() {
+			t.Fatal("the process driver's integration tests run as root in CI")
+		}
+		t.Skip("needs root")
+	}
+}
+
+// host is one test's spec folder and state, on its own block of ports.
+type host struct {
+	t    *testing.T
+	dir  string
+	base int
+}
+
+var nextBase = 21000
+
+// newHost makes a spec folder and gives the test 20 ports of its own. On
+// cleanup it applies an empty spec, which removes whatever the test left.
+func newHost(t *testing.T) *host {
+	t.Helper()
+	need(t, "xrdp")
+	needRoot(t)
+	h := &host{t: t, dir: t.TempDir(), base: nextBase}
+	nextBase += 20
+	t.Cleanup(func() {
+		h.write("")
+		if code, out := h.run("apply", "-auto-approve"); code != 0 {
+			t.Errorf("cleanup apply: exit %d\n%s", code, out)
+		}
+	})
+	return h
+}
+
+// write sets lucid-rdp.hcl to an agent block keeping state in the test's
+// folder, followed by body. "PORT+N" in body becomes base+N.
+func (h *host) write(body string) {
+	h.t.Helper()
+	for i := 19; i >= 0; i-- {
+		body = strings.ReplaceAll(body, "PORT+"+strconv.Itoa(i), strconv.Itoa(h.base+i))
+	}
+	src := fmt.Sprintf("agent {\n  state_dir = %q\n}\n\n%s", filepath.Join(h.dir, "state"), body)
+	if err := os.WriteFile(filepath.Join(h.dir, "lucid-rdp.hcl"), []byte(src), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// run runs lucid-rdp in the spec folder and returns its exit code and output.
+func (h *host) run(args ...string) (int, string) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = h.dir
+	cmd.Env = append(os.Environ(), "LUCID_RDP_CONFIG=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String()
+	}
+	if err != nil {
+		h.t.Fatalf("run %v: %v", args, err)
+	}
+	return 0, out.String()
+}
+
+// mustApply applies the spec and fails the test unless it succeeds.
+func (h *host) mustApply() string {
+	h.t.Helper()
+	code, out := h.run("apply", "-auto-approve", "-no-color")
+	if code != 0 {
+		h.t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	return out
+}
+
+// planCode runs plan -detailed-exitcode and returns its exit code and output.
+func (h *host) planCode() (int, string) {
+	h.t.Helper()
+	return h.run("plan", "-detailed-exitcode", "-no-color")
+}
+
+// record is the part of a process record the tests look at.
+type record struct {
+	procfs.Identity
+	Config struct {
+		Port int `json:"port"`
+	} `json:"config"`
+}
+
+func (h *host) record(name string) record {
+	h.t.Helper()
+	b, err := os.ReadFile(filepath.Join(h.dir, "state", "servers", name, "record.json"))
+	if err != nil {
+		h.t.Fatalf("record of %s: %v", name, err)
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+// up fails the test unless an RDP server answers on port.
+func up(t *testing.T, port int) {
+	t.Helper()
+	if err := rdpprobe.Probe(context.Background(), "127.0.0.1", port); err != nil {
+		t.Fatalf("port %d does not answer RDP: %v", port, err)
+	}
+}
+
+// listening reports whether anything listens on port.
+func listening(t *testing.T, port int) bool {
+	t.Helper()
+	tab, err := socktab.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ok := tab.ListenerOn("127.0.0.1", port)
+	return ok
+}
+
+// waitFor polls cond for up to limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freePort returns a loopback port nothing listens on now.
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
