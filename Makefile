@@ -28,9 +28,11 @@ setup-test:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lucid-rdp
 
+# Converge this host to the repository's lucid-rdp.hcl. `make run` again after
+# editing it; `bin/lucid-rdp plan` shows what would change first.
 run: setup build
 	$(BIN) validate lucid-rdp.hcl
-	@echo "lucid-rdp.hcl is valid. (plan/apply and the agent arrive in later versions; nothing was changed on this host.)"
+	$(BIN) apply -config lucid-rdp.hcl -auto-approve
 
 test: setup-test lint
 	$(GO) test -count=1 ./...

@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+)
+
+// xvfb starts a virtual X server on a free display and returns its name.
+func xvfb(t *testing.T) string {
+	t.Helper()
+	need(t, "Xvfb")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	done := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		done <- strings.TrimSpace(line)
+	}()
+	select {
+	case d := <-done:
+		if d == "" {
+			t.Fatal("Xvfb did not report a display")
+		}
+		return ":" + d
+	case <-time.After(10 * time.Second):
+		t.Fatal("Xvfb did not start")
+	}
+	return ""
+}
+
+// rdpClient connects a real RDP client to port and returns it running.
+func rdpClient(t *testing.T, display string, port int) *exec.Cmd {
+	t.Helper()
+	need(t, "xfreerdp")
+	cmd := exec.Command("xfreerdp", "/v:127.0.0.1:"+strconv.Itoa(port), "/u:lucid", "/p:not-a-password", "/cert:ignore")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	return cmd
+}
+
+// serverSideConns counts established connections whose local port is port.
+func serverSideConns(t *testing.T, port int) int {
+	t.Helper()
+	tab, err := socktab.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range tab.Established {
+		if s.LocalPort == port {
+			n++
+		}
+	}
+	return n
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil && !isZombie(pid) }
+
+// TestLiveSessionSurvivesReplaceAndDrain: a real client's session is counted
+// in the plan, goes on through a replace and through the removal of its server
+// (drain), and once it ends the drained server is destroyed.
+func TestLiveSessionSurvivesReplaceAndDrain(t *testing.T) {
+	h := newHost(t)
+	display := xvfb(t)
+	port := h.base + 1
+	h.write("server \"s\" {\n  port = PORT+1\n}\n")
+	h.mustApply()
+
+	client := rdpClient(t, display, port)
+	waitFor(t, 15*time.Second, "the client's session", func() bool { return serverSideConns(t, port) == 1 })
+
+	// A restart-relevant edit replaces the listener; the session goes on.
+	h.write("server \"s\" {\n  port = PORT+1\n  security {\n    layer = \"tls\"\n  }\n}\n")
+	code, out := h.planCode()
+	if code != 2 || !strings.Contains(out, "# s must be replaced (1 live session)") {
+		t.Fatalf("plan: exit %d\n%s", code, out)
+	}
+	old := h.record("s").PID
+	h.mustApply()
+	up(t, port)
+	if h.record("s").PID == old {
+		t.Error("listener was not replaced")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if serverSideConns(t, port) != 1 || !alive(client.Process.Pid) {
+		t.Fatal("the session did not survive the replace")
+	}
+
+	// Removing the server drains it: the listener goes, the session stays.
+	h.write("")
+	code, out = h.planCode()
+	if code != 2 || !strings.Contains(out, "# s will be drained and destroyed (1 live session)") {
+		t.Fatalf("plan: exit %d\n%s", code, out)
+	}
+	h.mustApply()
+	if listening(t, port) {
+		t.Error("a drained server still listens")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if serverSideConns(t, port) != 1 || !alive(client.Process.Pid) {
+		t.Fatal("the session did not survive the drain")
+	}
+	code, out = h.planCode()
+	if code != 0 || !strings.Contains(out, "Note: s: draining: 1 live session") {
+		t.Fatalf("plan while draining: exit %d\n%s", code, out)
+	}
+
+	// The session ends: the drained server is destroyed.
+	_ = client.Process.Kill()
+	waitFor(t, 10*time.Second, "the session to end", func() bool { return serverSideConns(t, port) == 0 })
+	code, out = h.planCode()
+	if code != 2 || !strings.Contains(out, "drained: its last session has ended") {
+		t.Fatalf("plan after the session ended: exit %d\n%s", code, out)
+	}
+	h.mustApply()
+	if code, out := h.planCode(); code != 0 {
+		t.Fatalf("plan at the end: exit %d\n%s", code, out)
+	}
+}
