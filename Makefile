@@ -42,6 +42,11 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# Benchmarks against peers run in the same process tree; they print ratios.
+bench: build
+	@scripts/setup.sh bench
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./integration
+
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./spec
 

@@ -4,16 +4,22 @@
 #
 #   scripts/setup.sh            packages for `make run` (xrdp)
 #   scripts/setup.sh test       plus what the integration tests need
+#   scripts/setup.sh bench      plus the peers the benchmarks compare against
 #
 # Only root can install packages. As another user it reports what is missing and
 # carries on, so the tests that need a missing component can say so themselves.
 set -euo pipefail
 
 want=(xrdp)
-if [[ "${1:-}" == "test" ]]; then
+case "${1:-}" in
+test)
 	# A real RDP client under a virtual X server, for the integration tests.
 	want+=(freerdp2-x11 xvfb)
-fi
+	;;
+bench)
+	want+=(supervisor)
+	;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
