@@ -209,6 +209,18 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	if old, err := d.readRecord(want.Name); err == nil && old.Matches() {
 		return drivers.Instance{}, fmt.Errorf("process: %s: already running as pid %d", want.Name, old.PID)
 	}
+	// The planner skips ports held by others, but one may have been taken since.
+	// Checking first also keeps the RDP probe below from mistaking someone else's
+	// server for ours.
+	if tab, err := socktab.Read(); err == nil {
+		if s, held := tab.ListenerOn(c.Address, c.Port); held {
+			holder := "another program"
+			if h, ok := socktab.Holders([]uint64{s.Inode})[s.Inode]; ok {
+				holder = h.String()
+			}
+			return drivers.Instance{}, fmt.Errorf("process: %s: port %d on %s is held by %s, which lucid-rdp does not own", want.Name, c.Port, c.Address, holder)
+		}
+	}
 	runDir := filepath.Join(dir, "run")
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return drivers.Instance{}, fmt.Errorf("process: %w", err)

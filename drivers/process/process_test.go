@@ -1,0 +1,177 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
+	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
+)
+
+func TestRenderXrdpINI(t *testing.T) {
+	c := drivers.Config{Address: "127.0.0.1", Port: 13389, SecurityLayer: "tls", Certificate: "/c.pem", Key: "/k.pem"}
+	ini := string(renderXrdpINI("desk-1", c, "/state/desk-1/xrdp.log"))
+	for _, want := range []string{
+		"\nport=tcp://127.0.0.1:13389\n", "\nsecurity_layer=tls\n", "\ncertificate=/c.pem\n",
+		"\nkey_file=/k.pem\n", "\nLogFile=/state/desk-1/xrdp.log\n", "\nEnableSyslog=false\n", "\nfork=true\n",
+	} {
+		if !strings.Contains(ini, want) {
+			t.Errorf("xrdp.ini lacks %q", strings.TrimSpace(want))
+		}
+	}
+	if got := listenURL("::1", 3389); got != "tcp6://[::1]:3389" {
+		t.Errorf("IPv6 listen = %q", got)
+	}
+}
+
+// realXrdp skips (or fails under CI=true) without xrdp and root.
+func realXrdp(t *testing.T) {
+	t.Helper()
+	ci := os.Getenv("CI") != "" && os.Getenv("CI") != "false"
+	if _, err := os.Stat("/usr/sbin/xrdp"); err != nil {
+		if ci {
+			t.Fatal("xrdp is not installed; CI=true does not allow skipping")
+		}
+		t.Skip("xrdp is not installed")
+	}
+	if os.Geteuid() != 0 {
+		if ci {
+			t.Fatal("CI runs the driver tests as root")
+		}
+		t.Skip("needs root")
+	}
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestStartListStop drives the driver against real xrdp.
+func TestStartListStop(t *testing.T) {
+	realXrdp(t)
+	ctx := context.Background()
+	d := New(t.TempDir(), nil)
+	want := drivers.Desired{Name: "t1", Config: drivers.Config{Driver: Name, Address: "127.0.0.1", Port: freePort(t), SecurityLayer: "negotiate"}, Settings: drivers.Settings{MaxSessions: 2}}
+	in, err := d.Start(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Stop(ctx, "t1", time.Second, true) })
+	if in.State != drivers.StateRunning || in.Hash != want.Config.Hash() {
+		t.Errorf("instance = %+v", in)
+	}
+	if err := rdpprobe.Probe(ctx, "127.0.0.1", want.Config.Port); err != nil {
+		t.Fatalf("not answering RDP: %v", err)
+	}
+	if _, err := d.Start(ctx, want); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second Start: %v", err)
+	}
+	list, err := d.List(ctx)
+	if err != nil || len(list) != 1 || list[0].State != drivers.StateRunning {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+	want.Settings.MaxSessions = 5
+	if err := d.Update(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := d.List(ctx); list[0].Settings.MaxSessions != 5 {
+		t.Errorf("Update not recorded: %+v", list[0].Settings)
+	}
+	if err := d.Stop(ctx, "t1", time.Second, false); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := d.List(ctx); len(list) != 1 || list[0].State != drivers.StateExited || !strings.Contains(list[0].Detail, "exited") {
+		t.Errorf("after Stop: %+v", list)
+	}
+	if err := rdpprobe.Probe(ctx, "127.0.0.1", want.Config.Port); err == nil {
+		t.Error("still answering after Stop")
+	}
+	if err := d.Stop(ctx, "t1", time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := d.List(ctx); len(list) != 0 {
+		t.Errorf("forgotten server still listed: %+v", list)
+	}
+}
+
+// TestStartFailureSaysWhy: a port taken since the plan fails the start at once,
+// naming the port and its holder, and xrdp is not started.
+func TestStartFailureSaysWhy(t *testing.T) {
+	realXrdp(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	d := New(t.TempDir(), nil)
+	port := ln.Addr().(*net.TCPAddr).Port
+	_, err = d.Start(context.Background(), drivers.Desired{Name: "busy", Config: drivers.Config{Driver: Name, Address: "127.0.0.1", Port: port, SecurityLayer: "negotiate"}})
+	if err == nil || !strings.Contains(err.Error(), "busy") || !strings.Contains(err.Error(), fmt.Sprintf("port %d", port)) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("err = %v; want a failure naming the server, the port and its holder", err)
+	}
+	if list, _ := d.List(context.Background()); len(list) == 1 && list[0].State == drivers.StateRunning {
+		t.Error("a failed start is listed as running")
+	}
+}
+
+// TestPidReuseIsNeverSignalled: a record whose pid now belongs to another
+// process (different start time) is reported exited, and Stop leaves that
+// process alone.
+func TestPidReuseIsNeverSignalled(t *testing.T) {
+	stranger := exec.Command("sleep", "30")
+	if err := stranger.Start(); err != nil {
+		t.Skip("no sleep(1)")
+	}
+	defer func() { _ = stranger.Process.Kill(); _ = stranger.Wait() }()
+	pid := stranger.Process.Pid
+	st, err := procfs.StartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := procfs.Exe(pid)
+
+	d := New(t.TempDir(), nil)
+	for name, id := range map[string]procfs.Identity{
+		"old-start": {PID: pid, StartTime: st - 1, Exe: exe},          // same pid, older process
+		"other-exe": {PID: pid, StartTime: st, Exe: "/usr/sbin/xrdp"}, // same pid and time, other program
+	} {
+		if err := os.MkdirAll(d.dir(name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(record{Format: recordFormat, Name: name, Identity: id})
+		if err := os.WriteFile(filepath.Join(d.dir(name), "record.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := d.List(context.Background())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+	for _, in := range list {
+		if in.State != drivers.StateExited {
+			t.Errorf("%s: state %s; a reused pid is not ours", in.Name, in.State)
+		}
+		if err := d.Stop(context.Background(), in.Name, 100*time.Millisecond, true); err != nil {
+			t.Errorf("Stop %s: %v", in.Name, err)
+		}
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("the stranger was signalled: %v", err)
+	}
+}
