@@ -176,3 +176,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // String writes d as a Go duration.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// Notifier is implemented by drivers that can tell, as it happens, that one of
+// their servers may have changed: a listener exited, a container died. The
+// channel carries server names and is closed when ctx ends. A note only means
+// "look again now": the receiver re-observes, it never acts on the note itself.
+type Notifier interface {
+	Notify(ctx context.Context) <-chan string
+}

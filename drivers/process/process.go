@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,9 +41,16 @@ type Driver struct {
 
 	// pidFile is xrdp's compiled-in pid file; a variable for tests.
 	pidFile string
-	// exited receives the name of a server whose listener this process started
-	// and that has now exited (the agent listens; nil means nobody does).
-	exited chan<- string
+
+	mu    sync.Mutex
+	watch *exitWatch // set by Notify
+}
+
+// watching returns the exit watch, or nil when nobody called Notify.
+func (d *Driver) watching() *exitWatch {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.watch
 }
 
 // New returns a driver keeping its records under stateDir/servers.
@@ -56,11 +64,6 @@ func New(stateDir string, log hclog.Logger) *Driver {
 		pidFile:    filepath.Join(hostRunDir, "xrdp.pid"),
 	}
 }
-
-// NotifyExit makes the driver send a server's name on ch when a listener it
-// started exits. The send does not block: a full channel drops the note (the
-// next pass sees the state anyway).
-func (d *Driver) NotifyExit(ch chan<- string) { d.exited = ch }
 
 // Name implements drivers.Driver.
 func (d *Driver) Name() string { return Name }
@@ -177,7 +180,11 @@ func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
 			}
 			continue
 		}
-		out = append(out, r.instance())
+		in := r.instance()
+		if w := d.watching(); w != nil && in.State == drivers.StateRunning {
+			w.add(r.Name, r.Identity)
+		}
+		out = append(out, in)
 	}
 	return out, nil
 }
@@ -261,12 +268,6 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	go func() {
 		_ = cmd.Wait() // reap; the listener is in its own session and may outlive us
 		close(done)
-		if d.exited != nil {
-			select {
-			case d.exited <- want.Name:
-			default:
-			}
-		}
 	}()
 	st, err := procfs.StartTime(pid)
 	if err != nil {
@@ -287,6 +288,9 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	if err := waitUp(ctx, c.Address, c.Port, done); err != nil {
 		_ = d.Stop(context.WithoutCancel(ctx), want.Name, time.Second, false)
 		return drivers.Instance{}, fmt.Errorf("process: %s: %w: %s", want.Name, err, tail(dir))
+	}
+	if w := d.watching(); w != nil {
+		w.add(want.Name, rec.Identity)
 	}
 	d.Log.Debug("started", "server", want.Name, "pid", pid, "port", c.Port)
 	return rec.instance(), nil
@@ -345,6 +349,9 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 	}
 	if err != nil {
 		return err
+	}
+	if w := d.watching(); w != nil {
+		w.remove(name) // a stop on purpose is not news
 	}
 	if r.Matches() {
 		if err := d.terminate(ctx, r, grace); err != nil {

@@ -175,3 +175,50 @@ func TestPidReuseIsNeverSignalled(t *testing.T) {
 		t.Fatalf("the stranger was signalled: %v", err)
 	}
 }
+
+// TestNotifyOnExit: a listener's death is reported at once through its pidfd,
+// also for a listener adopted by List rather than started by this driver.
+func TestNotifyOnExit(t *testing.T) {
+	realXrdp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	starter := New(dir, nil)
+	want := drivers.Desired{Name: "n1", Config: drivers.Config{Driver: Name, Address: "127.0.0.1", Port: freePort(t), SecurityLayer: "negotiate"}}
+	if _, err := starter.Start(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = starter.Stop(context.Background(), "n1", time.Second, true) })
+
+	adopter := New(dir, nil) // as a restarted agent would be
+	events := adopter.Notify(ctx)
+	if list, err := adopter.List(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	pid := starter.mustRecord(t, "n1").PID
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case name := <-events:
+		if name != "n1" {
+			t.Errorf("event for %q", name)
+		}
+		t.Logf("exit seen %v after kill -9", time.Since(killed))
+	case <-time.After(2 * time.Second):
+		t.Fatal("no exit event within 2s")
+	}
+	cancel()
+	for range events { // the channel closes with ctx
+	}
+}
+
+func (d *Driver) mustRecord(t *testing.T, name string) *record {
+	t.Helper()
+	r, err := d.readRecord(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

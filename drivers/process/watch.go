@@ -1,0 +1,145 @@
+package process
+
+import (
+	"context"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
+)
+
+// exitWatch learns of listener exits at once, without polling: each watched
+// listener has a pidfd (which works for processes lucid-rdp did not start
+// itself, such as listeners adopted after an agent restart), and one goroutine
+// waits on all of them with epoll.
+type exitWatch struct {
+	mu     sync.Mutex
+	epfd   int
+	wake   int            // eventfd that ends the wait
+	byFD   map[int]string // pidfd -> server
+	byName map[string]watched
+	out    chan string
+}
+
+type watched struct{ fd, pid int }
+
+// Notify implements drivers.Notifier: it sends the name of each watched
+// listener that exits. Listeners are watched from the next List or Start on.
+func (d *Driver) Notify(ctx context.Context) <-chan string {
+	out := make(chan string, 64)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		d.Log.Warn("no exit notifications; relying on resync", "error", err)
+		close(out)
+		return out
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		close(out)
+		return out
+	}
+	_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)})
+	w := &exitWatch{epfd: epfd, wake: wake, byFD: map[int]string{}, byName: map[string]watched{}, out: out}
+	d.mu.Lock()
+	d.watch = w
+	d.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		var one [8]byte
+		one[0] = 1
+		_, _ = unix.Write(wake, one[:])
+	}()
+	go w.loop(ctx)
+	return out
+}
+
+func (w *exitWatch) loop(ctx context.Context) {
+	defer close(w.out)
+	events := make([]unix.EpollEvent, 16)
+	for {
+		n, err := unix.EpollWait(w.epfd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || ctx.Err() != nil {
+			w.closeAll()
+			return
+		}
+		for _, ev := range events[:n] {
+			fd := int(ev.Fd)
+			if fd == w.wake {
+				continue
+			}
+			w.mu.Lock()
+			name, ok := w.byFD[fd]
+			if ok {
+				w.forgetLocked(name)
+			}
+			w.mu.Unlock()
+			if ok {
+				select {
+				case w.out <- name:
+				default: // the receiver is behind; its next pass sees the state anyway
+				}
+			}
+		}
+	}
+}
+
+// add watches the listener of server name, identified by id. A listener
+// already watched under the same pid is left as it is; another pid replaces it.
+func (w *exitWatch) add(name string, id procfs.Identity) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cur, ok := w.byName[name]; ok {
+		if cur.pid == id.PID {
+			return
+		}
+		w.forgetLocked(name)
+	}
+	fd, err := unix.PidfdOpen(id.PID, 0)
+	if err != nil {
+		return
+	}
+	// The pid may have been reused between the caller's check and the open.
+	if !id.Matches() {
+		unix.Close(fd)
+		return
+	}
+	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+		unix.Close(fd)
+		return
+	}
+	w.byFD[fd] = name
+	w.byName[name] = watched{fd: fd, pid: id.PID}
+}
+
+// remove stops watching server name (it was stopped on purpose).
+func (w *exitWatch) remove(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.forgetLocked(name)
+}
+
+func (w *exitWatch) forgetLocked(name string) {
+	cur, ok := w.byName[name]
+	if !ok {
+		return
+	}
+	_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, cur.fd, nil)
+	unix.Close(cur.fd)
+	delete(w.byFD, cur.fd)
+	delete(w.byName, name)
+}
+
+func (w *exitWatch) closeAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name := range w.byName {
+		w.forgetLocked(name)
+	}
+	unix.Close(w.wake)
+	unix.Close(w.epfd)
+}
