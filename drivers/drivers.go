@@ -184,3 +184,18 @@ func (d Duration) String() string { return time.Duration(d).String() }
 type Notifier interface {
 	Notify(ctx context.Context) <-chan string
 }
+
+// Session is one live connection to a server.
+type Session struct {
+	Server string `json:"server"`
+	// Client is the peer's address:port.
+	Client string `json:"client"`
+	// PID is the process serving the session, where visible.
+	PID int `json:"pid,omitempty"`
+}
+
+// SessionLister is implemented by drivers that can list live sessions from the
+// host's socket table.
+type SessionLister interface {
+	ListSessions(ctx context.Context, instances []Instance, tab *socktab.Table) []Session
+}

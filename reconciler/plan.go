@@ -355,3 +355,17 @@ func leadingNumber(s string) (int, string) {
 	n, _ := strconv.Atoi(s[:min(i, 9)])
 	return n, s[i:]
 }
+
+// Filter returns a copy of p with only the changes keep accepts, and the
+// summary counted again. Ports, problems and notes are kept whole.
+func (p *Plan) Filter(keep func(Change) bool) *Plan {
+	out := *p
+	out.Changes = []Change{}
+	out.Summary = Summary{}
+	for _, c := range p.Changes {
+		if keep(c) {
+			out.add(c)
+		}
+	}
+	return &out
+}

@@ -39,9 +39,9 @@ func commands() []command {
 		{"fmt", "Rewrite specs in canonical layout", runFmt},
 		{"plan", "Show what apply would change on this host", runPlan},
 		{"apply", "Converge this host to the spec", runApply},
-		{"agent", "Keep this host converged as the spec changes", notYet("agent")},
-		{"status", "Show the agent's servers and alerts", notYet("status")},
-		{"sessions", "List live sessions", notYet("sessions")},
+		{"agent", "Keep this host converged as the spec changes", runAgent},
+		{"status", "Show the agent's servers and alerts", runStatus},
+		{"sessions", "List live sessions", runSessions},
 		{"version", "Print the version", runVersion},
 	}
 }
@@ -77,13 +77,6 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'lucid-rdp <command> -h' for a command's flags.\n")
-}
-
-func notYet(name string) func([]string, io.Writer, io.Writer) int {
-	return func(_ []string, _, stderr io.Writer) int {
-		fmt.Fprintf(stderr, "lucid-rdp %s: not built yet in this version\n", name)
-		return exitError
-	}
 }
 
 // parseFlags parses args with fs, allowing flags after positional arguments

@@ -434,3 +434,27 @@ func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance
 	}
 	return out
 }
+
+// ListSessions implements drivers.SessionLister.
+func (d *Driver) ListSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) []drivers.Session {
+	var out []drivers.Session
+	var inodes []uint64
+	for _, s := range tab.Established {
+		if s.Remote.IsLoopback() && rdpprobe.IsProbe(s.RemotePort) {
+			continue
+		}
+		for _, in := range instances {
+			addr := net.ParseIP(in.Config.Address)
+			if s.LocalPort == in.Config.Port && (addr == nil || addr.IsUnspecified() || addr.Equal(s.Local)) {
+				out = append(out, drivers.Session{Server: in.Name, Client: net.JoinHostPort(s.Remote.String(), strconv.Itoa(s.RemotePort))})
+				inodes = append(inodes, s.Inode)
+				break
+			}
+		}
+	}
+	holders := socktab.Holders(inodes)
+	for i := range out {
+		out[i].PID = holders[inodes[i]].PID
+	}
+	return out
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/agent"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+func runAgent(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	config := fs.String("config", spec.DefaultPath(), "spec file")
+	logJSON := fs.Bool("log-json", false, "log as JSON lines")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: lucid-rdp agent [-config FILE] [-log-json]\n\nKeeps this host converged to the spec as it changes, and serves the HTTP API\non agent.listen. SIGHUP reloads the spec; SIGTERM stops the agent and leaves\nevery server and session running.\n\n")
+		fs.PrintDefaults()
+	}
+	if _, code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	level := hclog.LevelFromString(os.Getenv("LUCID_RDP_LOG_LEVEL"))
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "lucid-rdp", Level: level, JSONFormat: *logJSON, Output: stderr})
+	path, err := filepath.Abs(*config)
+	if err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp agent: %v\n", err)
+		return exitError
+	}
+	a, err := agent.New(agent.Config{SpecPath: path, Log: log, Version: version, Drivers: hostDrivers})
+	if err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp agent: %v\n", err)
+		return exitError
+	}
+	ln, err := a.Listen()
+	if err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp agent: %v\n", err)
+		return exitError
+	}
+	log.Info("agent started", "spec", path, "listen", ln.Addr().String(), "version", version)
+	ctx, cancel := signalContext()
+	defer cancel()
+	if err := a.Run(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp agent: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// apiClient reaches a running agent.
+type apiClient struct {
+	addr, token string
+}
+
+func addAPIFlags(fs *flag.FlagSet) *apiClient {
+	c := &apiClient{}
+	def := os.Getenv("LUCID_RDP_ADDR")
+	if def == "" {
+		def = "http://" + spec.DefaultListen
+	}
+	fs.StringVar(&c.addr, "addr", def, "the agent's address ($LUCID_RDP_ADDR)")
+	fs.StringVar(&c.token, "token-file", "", "file holding the API bearer token (or set $LUCID_RDP_TOKEN)")
+	return c
+}
+
+func (c *apiClient) get(path string, v any) error {
+	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(c.addr, "/")+path, nil)
+	if err != nil {
+		return err
+	}
+	token := os.Getenv("LUCID_RDP_TOKEN")
+	if c.token != "" {
+		b, err := os.ReadFile(c.token)
+		if err != nil {
+			return err
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("no agent answers at %s (start one with `lucid-rdp agent`): %w", c.addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	c := addAPIFlags(fs)
+	asJSON := fs.Bool("json", false, "print the agent's status as JSON")
+	if _, code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	var st agent.Status
+	if err := c.get("/v1/status", &st); err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp status: %v\n", err)
+		return exitError
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(st, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "Spec:  %s\nHash:  %s\nLoaded: %s\n", st.Spec.Path, st.Spec.Hash, st.Spec.LoadedAt.Local().Format(time.RFC3339))
+	if st.Spec.Error != "" {
+		fmt.Fprintf(stdout, "\nThe latest edit was NOT loaded; the spec above stays in force:\n%s\n", st.Spec.Error)
+	}
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tDRIVER\tSTATE\tPORT\tSESSIONS\tCPU\tMEMORY\tRESTARTS\tLAST ERROR")
+	for _, s := range st.Servers {
+		sessions := fmt.Sprint(s.Sessions)
+		if s.MaxSessions > 0 {
+			sessions += fmt.Sprintf("/%d", s.MaxSessions)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.1f%%\t%s\t%d\t%s\n", s.Name, s.Driver, s.State, s.Port, sessions,
+			s.CPUPercent, spec.FormatSize(int64(s.MemoryBytes)), s.Restarts, s.LastError)
+	}
+	tw.Flush()
+	if len(st.Alerts) > 0 {
+		fmt.Fprintln(stdout)
+		tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ALERT\tMETRIC\tACTION\tSTATE")
+		for _, a := range st.Alerts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.Metric, a.Action, a.State)
+		}
+		tw.Flush()
+	}
+	return exitOK
+}
+
+func runSessions(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sessions", flag.ContinueOnError)
+	c := addAPIFlags(fs)
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if _, code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	var ss []drivers.Session
+	if err := c.get("/v1/sessions", &ss); err != nil {
+		fmt.Fprintf(stderr, "lucid-rdp sessions: %v\n", err)
+		return exitError
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(ss, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+		return exitOK
+	}
+	if len(ss) == 0 {
+		fmt.Fprintln(stdout, "No live sessions.")
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tCLIENT\tPID")
+	for _, s := range ss {
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", s.Server, s.Client, s.PID)
+	}
+	tw.Flush()
+	return exitOK
+}

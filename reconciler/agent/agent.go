@@ -1,0 +1,521 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/reconciler"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultDebounce = 20 * time.Millisecond
+	backoffBase     = 500 * time.Millisecond
+	backoffMax      = time.Minute
+	// crashWindow and crashLimit: a listener that dies this soon after it
+	// started, crashLimit times running, counts as failing and backs off instead
+	// of spinning. One quick death (a kill -9, an OOM) is restarted at once.
+	crashWindow = 10 * time.Second
+	crashLimit  = 3
+)
+
+// Config sets up an Agent.
+type Config struct {
+	// SpecPath is the spec file to keep the host converged to.
+	SpecPath string
+	// Log receives the agent's logs.
+	Log hclog.Logger
+	// Version is reported in build_info.
+	Version string
+	// Drivers builds the drivers for a spec (called once, with the first spec).
+	Drivers func(*spec.Spec, hclog.Logger) map[string]drivers.Driver
+	// Debounce is how long the spec's folder must be quiet before a reload.
+	Debounce time.Duration
+}
+
+// Agent keeps a host converged. Make one with New, then Run it.
+type Agent struct {
+	cfg  Config
+	log  hclog.Logger
+	m    *metrics
+	back *backoff
+	rec  *reconciler.Reconciler
+	drv  map[string]drivers.Driver
+
+	reloadReq chan chan error // POST /v1/reload
+	kick      chan struct{}   // "look again now"
+
+	mu        sync.Mutex
+	spec      *spec.Spec // the last good spec, in force
+	specErr   string     // why the latest edit was refused
+	loadedAt  time.Time
+	lastBytes []byte
+	ready     bool
+	status    Status
+	restarts  map[string]int
+	lastErr   map[string]string
+	quick     map[string]int // consecutive quick deaths, by server (loop only)
+	usage     *usage
+}
+
+// New loads the spec and prepares the agent. A spec that does not load at start
+// is an error: there is no last good spec to fall back on.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Log == nil {
+		cfg.Log = hclog.NewNullLogger()
+	}
+	if cfg.Debounce == 0 {
+		cfg.Debounce = DefaultDebounce
+	}
+	a := &Agent{
+		cfg:       cfg,
+		log:       cfg.Log.Named("agent"),
+		m:         newMetrics(cfg.Version),
+		back:      newBackoff(backoffBase, backoffMax),
+		reloadReq: make(chan chan error),
+		kick:      make(chan struct{}, 1),
+		restarts:  map[string]int{},
+		lastErr:   map[string]string{},
+		quick:     map[string]int{},
+		usage:     newUsage(),
+	}
+	if _, err := a.reload(true); err != nil {
+		return nil, err
+	}
+	a.drv = cfg.Drivers(a.spec, cfg.Log)
+	a.rec = &reconciler.Reconciler{Drivers: a.drv, Log: cfg.Log.Named("reconciler")}
+	return a, nil
+}
+
+// current returns the spec in force.
+func (a *Agent) current() *spec.Spec {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.spec
+}
+
+// reload reads the spec file. Without force, unchanged bytes are skipped. It
+// reports whether a new spec is now in force; a bad one leaves the last good
+// spec in force and returns an error with the diagnostics.
+func (a *Agent) reload(force bool) (bool, error) {
+	src, err := os.ReadFile(a.cfg.SpecPath)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes) {
+		return false, nil
+	}
+	var s *spec.Spec
+	var text string
+	if err != nil {
+		text = err.Error()
+	} else {
+		a.lastBytes = src
+		parsed, diags := spec.Parse(a.cfg.SpecPath, src)
+		if diags.HasErrors() {
+			var buf bytes.Buffer
+			_ = spec.WriteDiagnostics(&buf, diags, map[string][]byte{a.cfg.SpecPath: src}, 100, false)
+			text = buf.String()
+			for _, d := range diags {
+				if d.Subject != nil && d.Severity == hcl.DiagError {
+					a.log.Error("spec not loaded", "file", d.Subject.Filename, "line", d.Subject.Start.Line,
+						"column", d.Subject.Start.Column, "error", d.Summary, "detail", d.Detail)
+				}
+			}
+		} else {
+			s = parsed
+		}
+	}
+	if s == nil {
+		a.specErr = text
+		a.m.reloadOK.Set(0)
+		if a.spec != nil {
+			a.log.Error("keeping the last good spec", "path", a.cfg.SpecPath, "hash", reconciler.SpecHash(a.spec))
+		}
+		return false, fmt.Errorf("%s: %s", a.cfg.SpecPath, text)
+	}
+	if a.spec != nil {
+		// The API address and the state folder are fixed for the agent's life.
+		if s.Agent.StateDir != a.spec.Agent.StateDir || s.Agent.Listen != a.spec.Agent.Listen {
+			a.log.Warn("agent.state_dir and agent.listen take effect when the agent restarts; keeping the running ones",
+				"state_dir", a.spec.Agent.StateDir, "listen", a.spec.Agent.Listen)
+			s.Agent.StateDir, s.Agent.Listen, s.Agent.TokenFile = a.spec.Agent.StateDir, a.spec.Agent.Listen, a.spec.Agent.TokenFile
+		}
+	}
+	a.spec, a.specErr, a.loadedAt = s, "", time.Now().UTC()
+	a.m.reloadOK.Set(1)
+	a.m.reloadTimestamp.Set(float64(a.loadedAt.UnixNano()) / 1e9)
+	a.log.Info("spec loaded", "path", a.cfg.SpecPath, "hash", reconciler.SpecHash(s), "servers", len(s.Servers))
+	return true, nil
+}
+
+// Reload asks the running loop to reload the spec now and waits for the pass.
+func (a *Agent) Reload(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case a.reloadReq <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// poke asks for a pass soon, collapsing with any already asked for.
+func (a *Agent) poke() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Listen opens the API's listener on agent.listen.
+func (a *Agent) Listen() (net.Listener, error) {
+	return net.Listen("tcp", a.current().Agent.Listen)
+}
+
+// Run serves the API on ln and keeps the host converged until ctx ends. It
+// never stops a server on its way out.
+func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http", "error", err)
+		}
+	}()
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	// Watch the folder, not the file: editors and git replace files by rename,
+	// and Kubernetes swaps a symlink beside it.
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("agent: watch: %w", err)
+	}
+	defer w.Close()
+	dir := filepath.Dir(a.cfg.SpecPath)
+	if err := w.Add(dir); err != nil {
+		return fmt.Errorf("agent: watch %s: %w", dir, err)
+	}
+
+	for _, d := range a.drv {
+		if n, ok := d.(drivers.Notifier); ok {
+			events := n.Notify(ctx) // before the first pass, so its starts are watched
+			go func() {
+				for name := range events {
+					a.log.Debug("server changed", "server", name, "driver", d.Name())
+					a.poke()
+				}
+			}()
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	resyncEvery := a.current().Agent.Resync
+	resync := time.NewTicker(resyncEvery)
+	defer resync.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	deb := &debouncer{delay: a.cfg.Debounce}
+
+	pass := func() {
+		a.pass(ctx)
+		if next, ok := a.back.next(); ok {
+			retry.Reset(time.Until(next))
+		}
+		if r := a.current().Agent.Resync; r != resyncEvery {
+			resyncEvery = r
+			resync.Reset(r)
+		}
+	}
+	pass()
+	for {
+		select {
+		case <-ctx.Done():
+			a.log.Info("stopping; servers and sessions keep running")
+			return nil
+		case _, ok := <-w.Events:
+			if !ok {
+				return errors.New("agent: spec watcher closed")
+			}
+			deb.poke()
+		case err := <-w.Errors:
+			a.log.Warn("watch", "error", err)
+		case <-deb.C():
+			if changed, _ := a.reload(false); changed {
+				pass()
+			}
+		case <-hup:
+			a.log.Info("SIGHUP: reloading")
+			_, _ = a.reload(true)
+			pass()
+		case done := <-a.reloadReq:
+			_, err := a.reload(true)
+			pass()
+			done <- err
+		case <-a.kick:
+			pass()
+		case <-resync.C:
+			pass()
+		case <-retry.C:
+			pass()
+		}
+	}
+}
+
+// pass is one observe-plan-apply pass over the spec in force.
+func (a *Agent) pass(ctx context.Context) {
+	start := time.Now()
+	s := a.current()
+	result := "success"
+	defer func() {
+		a.m.reconcileDur.Observe(time.Since(start).Seconds())
+		a.m.reconcileTotal.WithLabelValues(result).Inc()
+	}()
+	unlock, err := reconciler.Lock(s.Agent.StateDir)
+	if err != nil {
+		// A `lucid-rdp apply` is running; look again shortly.
+		a.log.Warn("pass skipped", "error", err)
+		result = "error"
+		time.AfterFunc(time.Second, a.poke)
+		return
+	}
+	defer unlock()
+
+	p, obs, err := a.rec.Plan(ctx, s)
+	if err != nil {
+		a.log.Error("observe", "error", err)
+		result = "error"
+		return
+	}
+	// A listener that keeps dying right after it starts is failing.
+	for _, c := range p.Changes {
+		if c.Action != reconciler.Create || c.Before == nil || c.Before.StartedAt.IsZero() {
+			continue
+		}
+		if lived := start.Sub(c.Before.StartedAt); lived < crashWindow {
+			a.quick[c.Server]++
+			if _, waiting := a.back.waiting(c.Server); !waiting && a.quick[c.Server] >= crashLimit {
+				wait := a.back.fail(c.Server)
+				a.setErr(c.Server, fmt.Sprintf("listener exited %s after it started, %d times running; retrying in %s", lived.Round(time.Millisecond), a.quick[c.Server], wait))
+			}
+		}
+	}
+	for _, in := range obs.Instances {
+		if in.State == drivers.StateRunning && start.Sub(in.StartedAt) >= crashWindow {
+			delete(a.quick, in.Name)
+		}
+	}
+	todo := p.Filter(func(c reconciler.Change) bool {
+		_, waiting := a.back.waiting(c.Server)
+		return !waiting
+	})
+	res := &reconciler.Result{}
+	if !todo.Empty() {
+		if res, err = a.rec.Apply(ctx, s, todo); err != nil {
+			a.log.Error("apply", "error", err)
+			result = "error"
+		}
+	}
+	changed := map[string]reconciler.Outcome{}
+	for _, o := range res.Outcomes {
+		name := o.Change.Server
+		changed[name] = o
+		if o.Err != nil {
+			result = "error"
+			wait := a.back.fail(name)
+			a.setErr(name, fmt.Sprintf("%s: %v (retrying in %s)", o.Change.Action, o.Err, wait))
+			a.m.serverErrors.WithLabelValues(name).Inc()
+			continue
+		}
+		if o.Change.Action == reconciler.Create && o.Change.Before != nil {
+			a.mu.Lock()
+			a.restarts[name]++
+			a.mu.Unlock()
+			a.m.restarts.WithLabelValues(name).Inc()
+		}
+	}
+	// A server that needed nothing, or was changed fine, has recovered.
+	for _, srv := range s.Servers {
+		o, touched := changed[srv.Name]
+		if _, waiting := a.back.waiting(srv.Name); (!touched || o.Err == nil) && !waiting && !hasProblem(p, srv.Name) {
+			a.back.succeed(srv.Name)
+			a.setErr(srv.Name, "")
+		}
+	}
+	if len(p.Problems) > 0 {
+		result = "error"
+	}
+	a.updateStatus(s, p, obs, changed)
+}
+
+func hasProblem(p *reconciler.Plan, name string) bool {
+	for _, pr := range p.Problems {
+		if pr.Server == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Agent) setErr(name, msg string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if msg == "" {
+		delete(a.lastErr, name)
+	} else {
+		a.lastErr[name] = msg
+	}
+}
+
+// updateStatus rebuilds Status and the server metrics after a pass.
+func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.Observed, changed map[string]reconciler.Outcome) {
+	problems := map[string]string{}
+	for _, pr := range p.Problems {
+		problems[pr.Server] = pr.Error
+	}
+	instances := map[string]drivers.Instance{}
+	for _, in := range obs.Instances {
+		instances[in.Name] = in
+	}
+	for name, o := range changed {
+		switch {
+		case o.Err == nil && o.Instance != nil:
+			instances[name] = *o.Instance
+		case o.Err == nil && (o.Change.Action == reconciler.Delete):
+			delete(instances, name)
+		case o.Err == nil && o.Change.Action == reconciler.Drain:
+			in := instances[name]
+			in.State = drivers.StateExited
+			instances[name] = in
+		}
+	}
+	a.usage.sample(instances)
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := Status{
+		Spec:          SpecStatus{Path: a.cfg.SpecPath, Hash: reconciler.SpecHash(s), LoadedAt: a.loadedAt, Error: a.specErr},
+		Ready:         true,
+		Servers:       []ServerStatus{},
+		Alerts:        []AlertStatus{},
+		LastReconcile: time.Now().UTC(),
+	}
+	if len(problems) > 0 {
+		st.Problems = problems
+	}
+	counts := map[string]float64{"up": 0, "down": 0, "draining": 0, "backoff": 0, "pending": 0}
+	a.m.serverUp.Reset()
+	a.m.sessions.Reset()
+	a.m.serverCPU.Reset()
+	a.m.serverMem.Reset()
+	add := func(ss ServerStatus) {
+		st.Servers = append(st.Servers, ss)
+		counts[ss.State]++
+		up := 0.0
+		if ss.State == "up" {
+			up = 1
+		}
+		a.m.serverUp.WithLabelValues(ss.Name, ss.Driver).Set(up)
+		a.m.sessions.WithLabelValues(ss.Name).Set(float64(ss.Sessions))
+		a.m.serverCPU.WithLabelValues(ss.Name).Set(ss.CPUPercent)
+		a.m.serverMem.WithLabelValues(ss.Name).Set(float64(ss.MemoryBytes))
+	}
+	for _, srv := range s.Servers {
+		ss := ServerStatus{Name: srv.Name, Driver: srv.Driver, MaxSessions: srv.Sessions.Max, Sessions: obs.Sessions[srv.Name],
+			Restarts: a.restarts[srv.Name], LastError: a.lastErr[srv.Name], Port: p.Ports[srv.Name], State: "down"}
+		if msg, ok := problems[srv.Name]; ok {
+			ss.State, ss.LastError = "pending", msg
+		}
+		if in, ok := instances[srv.Name]; ok {
+			ss.ID, ss.Port = in.ID, in.Config.Port
+			if in.State == drivers.StateRunning {
+				ss.State = "up"
+			}
+		}
+		if until, waiting := a.back.waiting(srv.Name); waiting && ss.State != "up" {
+			ss.State, ss.RetryAt = "backoff", until.UTC()
+		}
+		ss.CPUPercent, ss.MemoryBytes = a.usage.of(srv.Name)
+		add(ss)
+	}
+	for _, in := range obs.Instances {
+		if s.Server(in.Name) == nil {
+			if _, gone := changed[in.Name]; gone && changed[in.Name].Change.Action == reconciler.Delete && changed[in.Name].Err == nil {
+				continue
+			}
+			ss := ServerStatus{Name: in.Name, Driver: in.Driver, State: "draining", Port: in.Config.Port, ID: in.ID,
+				Sessions: obs.Sessions[in.Name], Restarts: a.restarts[in.Name], LastError: a.lastErr[in.Name]}
+			add(ss)
+		}
+	}
+	sort.Slice(st.Servers, func(i, j int) bool { return st.Servers[i].Name < st.Servers[j].Name })
+	for state, n := range counts {
+		a.m.servers.WithLabelValues(state).Set(n)
+	}
+	for _, r := range s.PortRanges {
+		used := 0
+		for _, port := range p.Ports {
+			if r.Contains(port) {
+				used++
+			}
+		}
+		a.m.rangeFree.WithLabelValues(r.Name).Set(float64(r.Size() - used))
+	}
+	for _, al := range s.Alerts {
+		st.Alerts = append(st.Alerts, AlertStatus{Name: al.Name, Metric: al.Metric, Action: al.Action, State: "not evaluated"})
+	}
+	cpu, mem := hostUsage()
+	a.m.hostCPU.Set(cpu)
+	a.m.hostMem.Set(mem)
+	a.status = st
+	a.ready = true
+}
+
+// Status returns a copy of the agent's status.
+func (a *Agent) Status() Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.status
+	st.Ready = a.ready
+	st.Spec.Error = a.specErr
+	st.Spec.LoadedAt = a.loadedAt
+	if a.spec != nil {
+		st.Spec.Path, st.Spec.Hash = a.cfg.SpecPath, reconciler.SpecHash(a.spec)
+	}
+	if st.Servers == nil {
+		st.Servers = []ServerStatus{}
+	}
+	if st.Alerts == nil {
+		st.Alerts = []AlertStatus{}
+	}
+	return st
+}

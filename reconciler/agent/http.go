@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// maxSpecBody bounds POST /v1/plan bodies.
+const maxSpecBody = 1 << 20
+
+// Handler returns the agent's HTTP API. When agent.listen is not a loopback
+// address every endpoint but /health needs "Authorization: Bearer TOKEN" with the
+// token from agent.token_file.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		ready := a.ready
+		a.mu.Unlock()
+		if !ready {
+			http.Error(w, "not ready: the first reconcile has not finished", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.Status())
+	})
+	mux.HandleFunc("GET /v1/plan", func(w http.ResponseWriter, r *http.Request) {
+		p, _, err := a.rec.Plan(r.Context(), a.current())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeJSON(w, http.StatusOK, p)
+	})
+	mux.HandleFunc("POST /v1/plan", a.postPlan)
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Reload(r.Context()); err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, a.Status())
+	})
+	mux.HandleFunc("GET /v1/sessions", a.getSessions)
+	return a.auth(mux)
+}
+
+// postPlan answers the plan of the HCL spec in the body against this host,
+// changing nothing. The agent block of the running spec applies, whatever the
+// body says: a request may not point the agent at another state folder.
+func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpecBody+1))
+	if err != nil || len(body) > maxSpecBody {
+		http.Error(w, "spec body missing or over 1 MiB", http.StatusBadRequest)
+		return
+	}
+	cur := a.current()
+	s, diags := spec.Parse(filepath.Join(cur.Dir, "request.hcl"), body)
+	if diags.HasErrors() {
+		out, _ := spec.DiagnosticsJSON(diags)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write(out)
+		return
+	}
+	s.Agent = cur.Agent
+	p, _, err := a.rec.Plan(r.Context(), s)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// Session is one live connection in GET /v1/sessions.
+type Session = drivers.Session
+
+func (a *Agent) getSessions(w http.ResponseWriter, r *http.Request) {
+	tab, err := socktab.Read()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	out := []Session{}
+	for _, d := range a.drv {
+		sl, ok := d.(drivers.SessionLister)
+		if !ok {
+			continue
+		}
+		ins, err := d.List(r.Context())
+		if err != nil {
+			continue
+		}
+		out = append(out, sl.ListSessions(r.Context(), ins, tab)...)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// auth requires the bearer token when the API listens beyond loopback.
+func (a *Agent) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := a.current()
+		if r.URL.Path == "/health" || isLoopback(s.Agent.Listen) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, err := readToken(s.Agent.TokenFile)
+		if err != nil {
+			a.log.Error("token_file unreadable; refusing API requests", "error", err)
+			http.Error(w, "the agent's token_file is unreadable", http.StatusInternalServerError)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lucid-rdp"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readToken reads a bearer token file; an empty token is an error.
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return t, nil
+}
+
+func isLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

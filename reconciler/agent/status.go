@@ -1,0 +1,51 @@
+package agent
+
+import "time"
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	Spec    SpecStatus     `json:"spec"`
+	Ready   bool           `json:"ready"`
+	Servers []ServerStatus `json:"servers"`
+	Alerts  []AlertStatus  `json:"alerts"`
+	// LastReconcile is when the last pass ended.
+	LastReconcile time.Time `json:"last_reconcile,omitzero"`
+	// Problems are servers the last plan could not converge, and why.
+	Problems map[string]string `json:"problems,omitempty"`
+}
+
+// SpecStatus says which spec is in force.
+type SpecStatus struct {
+	Path     string    `json:"path"`
+	Hash     string    `json:"hash"`
+	LoadedAt time.Time `json:"loaded_at"`
+	// Error is why the latest edit was not loaded; the spec above stays in force.
+	Error string `json:"error,omitempty"`
+}
+
+// ServerStatus is one server as the agent last saw it.
+type ServerStatus struct {
+	Name   string `json:"name"`
+	Driver string `json:"driver"`
+	// State is up, down, draining, backoff or pending.
+	State       string  `json:"state"`
+	Port        int     `json:"port,omitempty"`
+	ID          string  `json:"id,omitempty"`
+	Sessions    int     `json:"sessions"`
+	MaxSessions int     `json:"max_sessions,omitempty"`
+	CPUPercent  float64 `json:"cpu_percent"`
+	MemoryBytes uint64  `json:"memory_bytes"`
+	Restarts    int     `json:"restarts"`
+	LastError   string  `json:"last_error,omitempty"`
+	// RetryAt is when a server in backoff is tried again.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+}
+
+// AlertStatus is one alert rule.
+type AlertStatus struct {
+	Name   string `json:"name"`
+	Metric string `json:"metric"`
+	Action string `json:"action"`
+	// State is "not evaluated" until alert evaluation lands.
+	State string `json:"state"`
+}
