@@ -28,11 +28,12 @@ setup-test:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lucid-rdp
 
-# Converge this host to the repository's lucid-rdp.hcl. `make run` again after
-# editing it; `bin/lucid-rdp plan` shows what would change first.
+# Converge this host to the repository's lucid-rdp.hcl and keep it converged:
+# the agent runs in the foreground and follows every edit of the file. Ctrl-C
+# stops the agent; the xrdp servers keep running.
 run: setup build
 	$(BIN) validate lucid-rdp.hcl
-	$(BIN) apply -config lucid-rdp.hcl -auto-approve
+	exec $(BIN) agent -config lucid-rdp.hcl
 
 test: setup-test lint
 	$(GO) test -count=1 ./...

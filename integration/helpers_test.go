@@ -174,6 +174,11 @@ func up(t *testing.T, port int) {
 	}
 }
 
+// probeOK reports whether port answers RDP.
+func probeOK(port int) bool {
+	return rdpprobe.Probe(context.Background(), "127.0.0.1", port) == nil
+}
+
 // listening reports whether anything listens on port.
 func listening(t *testing.T, port int) bool {
 	t.Helper()

@@ -164,3 +164,22 @@ func TestLessName(t *testing.T) {
 		t.Errorf("%v", names)
 	}
 }
+
+// TestOneSocketReadPerPass: observation reads the socket table once per pass,
+// however many servers there are.
+func TestOneSocketReadPerPass(t *testing.T) {
+	src := "port_range \"r\" {\n  from = 20000\n  to   = 20099\n}\nserver \"s\" {\n  port_range = \"r\"\n  count = 50\n}\n"
+	s := mustSpec(t, src)
+	reads := 0
+	r := reconcilerWith(fake.New("process"))
+	r.ReadSockets = func() (*socktab.Table, error) { reads++; return &socktab.Table{}, nil }
+	if _, err := r.Reconcile(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Plan(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if reads != 2 {
+		t.Errorf("%d socket-table reads for 2 passes over 50 servers; want 2", reads)
+	}
+}
