@@ -76,3 +76,75 @@ func (id Identity) Matches() bool {
 	// then shows its old path with " (deleted)". It is still the same process.
 	return err == nil && strings.TrimSuffix(exe, " (deleted)") == id.Exe
 }
+
+// Stat is what Snapshot reads of one process.
+type Stat struct {
+	PID, PPID int
+	// CPUTicks is user + system time in clock ticks (USER_HZ, 100 on Linux).
+	CPUTicks uint64
+	// RSSPages is the resident set in pages.
+	RSSPages uint64
+}
+
+// Snapshot reads /proc/*/stat once and returns every process by pid. One
+// snapshot serves a whole pass: per-process lookups that each walk /proc cost a
+// full scan per server.
+func Snapshot() (map[int]Stat, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("procfs: %w", err)
+	}
+	out := make(map[int]Stat, len(ents))
+	buf := make([]byte, 0, 1024)
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := os.Open("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		buf = buf[:cap(buf)]
+		n, _ := f.Read(buf)
+		f.Close()
+		b := buf[:n]
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		fs := bytes.Fields(b[i+1:])
+		// fs[0] is field 3; ppid is field 4, utime 14, stime 15, rss 24.
+		if len(fs) < 22 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(string(fs[1]))
+		ut, _ := strconv.ParseUint(string(fs[11]), 10, 64)
+		st, _ := strconv.ParseUint(string(fs[12]), 10, 64)
+		rss, _ := strconv.ParseUint(string(fs[21]), 10, 64)
+		out[pid] = Stat{PID: pid, PPID: ppid, CPUTicks: ut + st, RSSPages: rss}
+	}
+	return out, nil
+}
+
+// Tree returns pid and all its descendants found in snap.
+func Tree(snap map[int]Stat, pid int) []Stat {
+	kids := map[int][]int{}
+	for _, s := range snap {
+		kids[s.PPID] = append(kids[s.PPID], s.PID)
+	}
+	var out []Stat
+	var walk func(int)
+	walk = func(p int) {
+		s, ok := snap[p]
+		if !ok {
+			return
+		}
+		out = append(out, s)
+		for _, k := range kids[p] {
+			walk(k)
+		}
+	}
+	walk(pid)
+	return out
+}

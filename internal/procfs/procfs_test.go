@@ -38,3 +38,28 @@ func TestGone(t *testing.T) {
 		t.Errorf("StartTime of an exited, reaped process = %v; want ErrNoProcess", err)
 	}
 }
+
+func TestSnapshotTree(t *testing.T) {
+	child := exec.Command("sleep", "5")
+	if err := child.Start(); err != nil {
+		t.Skip("no sleep(1)")
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	snap, err := Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := snap[os.Getpid()]
+	if self.PID != os.Getpid() || self.RSSPages == 0 {
+		t.Fatalf("own stat = %+v", self)
+	}
+	found := false
+	for _, s := range Tree(snap, os.Getpid()) {
+		if s.PID == child.Process.Pid {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("Tree misses a child")
+	}
+}

@@ -1,20 +1,21 @@
 package agent
 
 import (
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/mem"
-	"github.com/shirou/gopsutil/v4/process"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
 // usage samples CPU and memory of process servers: the listener and its
-// children (the sessions it forked). CPU is the change in CPU time since the
-// previous sample, so the first sample of a server reads 0.
+// descendants (the sessions it forked), from one /proc snapshot per pass. CPU is
+// the change in CPU time since the previous sample, so a first sample reads 0.
 type usage struct {
 	mu   sync.Mutex
 	prev map[string]cpuSample
@@ -22,9 +23,9 @@ type usage struct {
 }
 
 type cpuSample struct {
-	pid     int32
-	seconds float64
-	at      time.Time
+	pid   int
+	ticks uint64
+	at    time.Time
 }
 
 type serverUsage struct {
@@ -36,11 +37,16 @@ func newUsage() *usage {
 	return &usage{prev: map[string]cpuSample{}, now: map[string]serverUsage{}}
 }
 
+// clockTicks is USER_HZ, the unit of CPU times in /proc: 100 on Linux.
+const clockTicks = 100
+
 // sample reads the figures of every running process instance.
 func (u *usage) sample(instances map[string]drivers.Instance) {
+	var snap map[int]procfs.Stat
 	next := map[string]serverUsage{}
 	prev := map[string]cpuSample{}
 	at := time.Now()
+	page := uint64(os.Getpagesize())
 	for name, in := range instances {
 		if in.Driver != "process" || in.State != drivers.StateRunning {
 			continue
@@ -49,30 +55,23 @@ func (u *usage) sample(instances map[string]drivers.Instance) {
 		if err != nil {
 			continue
 		}
-		procs := []*process.Process{}
-		if p, err := process.NewProcess(int32(pid)); err == nil {
-			procs = append(procs, p)
-			if kids, err := p.Children(); err == nil {
-				procs = append(procs, kids...)
+		if snap == nil {
+			if snap, err = procfs.Snapshot(); err != nil {
+				return
 			}
 		}
-		var secs float64
-		var rss uint64
-		for _, p := range procs {
-			if t, err := p.Times(); err == nil {
-				secs += t.User + t.System
-			}
-			if m, err := p.MemoryInfo(); err == nil {
-				rss += m.RSS
-			}
+		var ticks, rss uint64
+		for _, p := range procfs.Tree(snap, pid) {
+			ticks += p.CPUTicks
+			rss += p.RSSPages * page
 		}
 		su := serverUsage{rss: rss}
 		u.mu.Lock()
-		if last, ok := u.prev[name]; ok && last.pid == int32(pid) && at.After(last.at) && secs >= last.seconds {
-			su.cpuPercent = 100 * (secs - last.seconds) / at.Sub(last.at).Seconds()
+		if last, ok := u.prev[name]; ok && last.pid == pid && at.After(last.at) && ticks >= last.ticks {
+			su.cpuPercent = 100 * float64(ticks-last.ticks) / clockTicks / at.Sub(last.at).Seconds()
 		}
 		u.mu.Unlock()
-		prev[name] = cpuSample{pid: int32(pid), seconds: secs, at: at}
+		prev[name] = cpuSample{pid: pid, ticks: ticks, at: at}
 		next[name] = su
 	}
 	u.mu.Lock()
