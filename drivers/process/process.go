@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
@@ -237,7 +238,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	}
 	logFile := filepath.Join(dir, "xrdp.log")
 	ini := filepath.Join(dir, "xrdp.ini")
-	if err := writeAtomic(ini, renderXrdpINI(want.Name, c, logFile), 0o644); err != nil {
+	if err := writeAtomic(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("process: %s: %w", want.Name, err)
 	}
 	out, err := os.OpenFile(filepath.Join(dir, "xrdp.out"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)

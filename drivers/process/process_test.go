@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
 )
 
 func TestRenderXrdpINI(t *testing.T) {
 	c := drivers.Config{Address: "127.0.0.1", Port: 13389, SecurityLayer: "tls", Certificate: "/c.pem", Key: "/k.pem"}
-	ini := string(renderXrdpINI("desk-1", c, "/state/desk-1/xrdp.log"))
+	ini := string(xrdpconf.XrdpINI("desk-1", xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, "/state/desk-1/xrdp.log"))
 	for _, want := range []string{
 		"\nport=tcp://127.0.0.1:13389\n", "\nsecurity_layer=tls\n", "\ncertificate=/c.pem\n",
 		"\nkey_file=/k.pem\n", "\nLogFile=/state/desk-1/xrdp.log\n", "\nEnableSyslog=false\n", "\nfork=true\n",
@@ -29,7 +30,7 @@ func TestRenderXrdpINI(t *testing.T) {
 			t.Errorf("xrdp.ini lacks %q", strings.TrimSpace(want))
 		}
 	}
-	if got := listenURL("::1", 3389); got != "tcp6://[::1]:3389" {
+	if got := xrdpconf.ListenURL("::1", 3389); got != "tcp6://[::1]:3389" {
 		t.Errorf("IPv6 listen = %q", got)
 	}
 }
