@@ -13,8 +13,9 @@ set -euo pipefail
 want=(xrdp)
 case "${1:-}" in
 test)
-	# A real RDP client under a virtual X server, for the integration tests.
-	want+=(freerdp2-x11 xvfb)
+	# A real RDP client under a virtual X server, a Docker Engine, and
+	# debootstrap for the xrdp image, for the integration tests.
+	want+=(freerdp2-x11 xvfb docker.io debootstrap)
 	;;
 bench)
 	want+=(supervisor)
@@ -33,7 +34,28 @@ if ! command -v go >/dev/null 2>&1 && [[ ! -x /usr/local/go/bin/go ]]; then
 	exit 1
 fi
 
+# start_dockerd starts the Docker Engine when it is installed and none answers.
+start_dockerd() {
+	[[ "${1:-}" == "test" ]] || return 0
+	command -v dockerd >/dev/null 2>&1 || return 0
+	docker_up() { [[ -S /var/run/docker.sock ]] && timeout 5 docker version >/dev/null 2>&1; }
+	docker_up && return 0
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "setup: dockerd is not running (as root: scripts/setup.sh test starts it)" >&2
+		return 0
+	fi
+	echo "setup: starting dockerd (log: /var/log/lucid-rdp-dockerd.log)"
+	setsid dockerd </dev/null >>/var/log/lucid-rdp-dockerd.log 2>&1 &
+	for _ in $(seq 1 60); do
+		docker_up && return 0
+		sleep 0.5
+	done
+	echo "setup: dockerd did not answer within 30 s; see /var/log/lucid-rdp-dockerd.log" >&2
+	return 1
+}
+
 if ((${#missing[@]} == 0)); then
+	start_dockerd "${1:-}"
 	exit 0
 fi
 
@@ -57,3 +79,4 @@ trap '[[ $made_policy == 1 ]] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup: done"
+start_dockerd "${1:-}"

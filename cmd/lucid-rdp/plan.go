@@ -16,16 +16,36 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/docker"
 	"github.com/lucid-rdp/lucid-rdp/drivers/process"
 	"github.com/lucid-rdp/lucid-rdp/reconciler"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
-// hostDrivers wires the drivers this host offers.
+// hostDrivers wires the drivers this host offers. The docker driver joins when
+// the spec has docker servers or an engine socket is there, so that a host
+// without Docker never reports it down, and one with it always sees its
+// containers (also the ones a spec no longer names).
 func hostDrivers(s *spec.Spec, log hclog.Logger) map[string]drivers.Driver {
-	return map[string]drivers.Driver{
+	ds := map[string]drivers.Driver{
 		process.Name: process.New(s.Agent.StateDir, log),
 	}
+	wantDocker := os.Getenv("DOCKER_HOST") != ""
+	if _, err := os.Stat("/var/run/docker.sock"); err == nil {
+		wantDocker = true
+	}
+	for _, srv := range s.Servers {
+		wantDocker = wantDocker || srv.Driver == docker.Name
+	}
+	if wantDocker {
+		d, err := docker.New(s.Agent.StateDir, log)
+		if err != nil {
+			log.Error("docker driver unavailable", "error", err)
+		} else {
+			ds[docker.Name] = d
+		}
+	}
+	return ds
 }
 
 func cliLogger(stderr io.Writer) hclog.Logger {

@@ -1,0 +1,20 @@
+// Package docker runs xrdp servers as containers on the host's Docker Engine,
+// through the Engine's Go SDK (github.com/moby/moby/client), negotiating the API
+// version (Debian 12's engine speaks 1.41).
+//
+// Ownership: every container lucid-rdp creates carries the labels
+// io.lucid-rdp.managed=true, io.lucid-rdp.server=NAME and
+// io.lucid-rdp.spec-hash=HASH and is named lucid-rdp-NAME. A container without
+// the managed label does not exist for this package, even when its name matches;
+// such a name clash fails that server with a message saying so.
+//
+// Each server's rendered xrdp.ini and sesman.ini live in
+// state_dir/docker/NAME/ and are bind-mounted read-only over the image's own, so
+// the spec's security and session settings apply inside the container. Settings
+// that need no restart are kept in settings.json beside them (labels cannot
+// change after creation).
+//
+// Observation is one list call per pass, filtered by label. Notify follows the
+// Engine's event stream for labelled containers (die, oom, destroy) and reopens
+// it from where it broke off when the stream fails.
+package docker

@@ -1,0 +1,413 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/go-hclog"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
+	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+)
+
+// Name is this driver's name in the spec.
+const Name = "docker"
+
+// Labels lucid-rdp puts on its containers.
+const (
+	LabelManaged  = "io.lucid-rdp.managed"
+	LabelServer   = "io.lucid-rdp.server"
+	LabelSpecHash = "io.lucid-rdp.spec-hash"
+	// LabelConfig holds the restart-relevant config as JSON, so a replace can
+	// say which field forces it.
+	LabelConfig = "io.lucid-rdp.config"
+)
+
+// ContainerName is the name of server name's container.
+func ContainerName(name string) string { return "lucid-rdp-" + name }
+
+// Paths inside the container.
+const (
+	containerPort = "3389/tcp"
+	xrdpINIPath   = "/etc/xrdp/xrdp.ini"
+	sesmanINIPath = "/etc/xrdp/sesman.ini"
+	certPath      = "/etc/lucid-rdp/tls/cert.pem"
+	keyPath       = "/etc/lucid-rdp/tls/key.pem"
+)
+
+// StartTimeout bounds how long Start waits for a new container to answer RDP.
+const StartTimeout = 30 * time.Second
+
+// Driver runs xrdp servers as Docker containers.
+type Driver struct {
+	// Dir holds one folder of rendered configs per server: state_dir/docker.
+	Dir string
+	// Log receives the driver's logs.
+	Log hclog.Logger
+
+	cli *client.Client
+}
+
+// New returns a driver for the engine the environment names (DOCKER_HOST, or
+// the default socket). It does not contact the engine: an engine that is down
+// shows as an error from List, for docker servers only.
+func New(stateDir string, log hclog.Logger) (*Driver, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	return &Driver{Dir: filepath.Join(stateDir, "docker"), Log: log.Named(Name), cli: cli}, nil
+}
+
+// Close releases the client's connections.
+func (d *Driver) Close() error { return d.cli.Close() }
+
+// Name implements drivers.Driver.
+func (d *Driver) Name() string { return Name }
+
+func managedFilter() client.Filters {
+	return client.Filters{}.Add("label", LabelManaged+"=true")
+}
+
+// List implements drivers.Driver: one call, filtered by the managed label.
+func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
+	res, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: managedFilter()})
+	if err != nil {
+		return nil, fmt.Errorf("docker: engine unreachable: %w", err)
+	}
+	var out []drivers.Instance
+	for _, c := range res.Items {
+		name := c.Labels[LabelServer]
+		if c.Labels[LabelManaged] != "true" || name == "" {
+			continue
+		}
+		in := drivers.Instance{
+			Name:      name,
+			Driver:    Name,
+			ID:        shortID(c.ID),
+			State:     drivers.StateExited,
+			Hash:      c.Labels[LabelSpecHash],
+			StartedAt: time.Unix(c.Created, 0).UTC(),
+		}
+		_ = json.Unmarshal([]byte(c.Labels[LabelConfig]), &in.Config)
+		in.Settings, _ = d.readSettings(name)
+		if c.State == container.StateRunning {
+			in.State = drivers.StateRunning
+		} else {
+			in.Detail = fmt.Sprintf("container %s is %s", ContainerName(name), c.State)
+		}
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func (d *Driver) settingsPath(name string) string { return filepath.Join(d.Dir, name, "settings.json") }
+
+func (d *Driver) readSettings(name string) (drivers.Settings, error) {
+	var s drivers.Settings
+	b, err := os.ReadFile(d.settingsPath(name))
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+func (d *Driver) writeSettings(name string, s drivers.Settings) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := d.settingsPath(name) + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, d.settingsPath(name))
+}
+
+// owned returns the IDs of lucid-rdp's containers for server name.
+func (d *Driver) owned(ctx context.Context, name string) ([]string, error) {
+	f := managedFilter().Add("label", LabelServer+"="+name)
+	res, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("docker: engine unreachable: %w", err)
+	}
+	var ids []string
+	for _, c := range res.Items {
+		if c.Labels[LabelManaged] == "true" && c.Labels[LabelServer] == name {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids, nil
+}
+
+// Start implements drivers.Driver.
+func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Instance, error) {
+	c := want.Config
+	if c.Image == "" {
+		return drivers.Instance{}, fmt.Errorf("docker: %s: no image", want.Name)
+	}
+	// Leftovers of an earlier container of ours (exited, or stopped for a
+	// replace) go first; they hold the name.
+	ids, err := d.owned(ctx, want.Name)
+	if err != nil {
+		return drivers.Instance{}, err
+	}
+	for _, id := range ids {
+		if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			return drivers.Instance{}, fmt.Errorf("docker: %s: remove old container: %w", want.Name, err)
+		}
+	}
+	dir := filepath.Join(d.Dir, want.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
+	}
+	cert, key := "", ""
+	mounts := []mount.Mount{
+		{Type: mount.TypeBind, Source: filepath.Join(dir, "xrdp.ini"), Target: xrdpINIPath, ReadOnly: true},
+		{Type: mount.TypeBind, Source: filepath.Join(dir, "sesman.ini"), Target: sesmanINIPath, ReadOnly: true},
+	}
+	if c.Certificate != "" {
+		cert, key = certPath, keyPath
+		mounts = append(mounts,
+			mount.Mount{Type: mount.TypeBind, Source: c.Certificate, Target: certPath, ReadOnly: true},
+			mount.Mount{Type: mount.TypeBind, Source: c.Key, Target: keyPath, ReadOnly: true})
+	}
+	// Inside the container xrdp listens on every address of its own network
+	// namespace; the engine publishes that on the host's address:port.
+	ini := xrdpconf.XrdpINI(want.Name, "3389", c, cert, key, "/var/log/xrdp.log")
+	if err := os.WriteFile(filepath.Join(dir, "xrdp.ini"), ini, 0o644); err != nil {
+		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
+	}
+	ses := xrdpconf.SesmanINI(want.Name, c, want.Settings.MaxSessions, "/var/log/xrdp-sesman.log")
+	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), ses, 0o644); err != nil {
+		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
+	}
+	if err := d.writeSettings(want.Name, want.Settings); err != nil {
+		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
+	}
+
+	hostIP, err := netip.ParseAddr(c.Address)
+	if err != nil {
+		return drivers.Instance{}, fmt.Errorf("docker: %s: address %q: %w", want.Name, c.Address, err)
+	}
+	port := network.MustParsePort(containerPort)
+	cfgJSON, _ := json.Marshal(c)
+	hash := c.Hash()
+	env := make([]string, 0, len(c.Env))
+	for k, v := range c.Env {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: ContainerName(want.Name),
+		Config: &container.Config{
+			Image:        c.Image,
+			Cmd:          c.Command,
+			Env:          env,
+			ExposedPorts: network.PortSet{port: struct{}{}},
+			Labels: map[string]string{
+				LabelManaged:  "true",
+				LabelServer:   want.Name,
+				LabelSpecHash: hash,
+				LabelConfig:   string(cfgJSON),
+			},
+		},
+		HostConfig: &container.HostConfig{
+			PortBindings:  network.PortMap{port: {{HostIP: hostIP, HostPort: strconv.Itoa(c.Port)}}},
+			RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}, // lucid-rdp repairs
+			Mounts:        mounts,
+			Resources: container.Resources{
+				NanoCPUs: int64(c.CPUs * 1e9),
+				Memory:   c.MemoryBytes,
+			},
+		},
+	})
+	if err != nil {
+		if isConflict(err) {
+			return drivers.Instance{}, fmt.Errorf("docker: %s: a container named %s exists and is not lucid-rdp's (it has no %s=true label); lucid-rdp will not touch it: rename or remove it, or rename this server",
+				want.Name, ContainerName(want.Name), LabelManaged)
+		}
+		return drivers.Instance{}, fmt.Errorf("docker: %s: create: %w", want.Name, err)
+	}
+	if _, err := d.cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		_, _ = d.cli.ContainerRemove(context.WithoutCancel(ctx), created.ID, client.ContainerRemoveOptions{Force: true})
+		return drivers.Instance{}, fmt.Errorf("docker: %s: start: %w", want.Name, err)
+	}
+	if err := d.waitUp(ctx, created.ID, c); err != nil {
+		return drivers.Instance{}, fmt.Errorf("docker: %s: %w", want.Name, err)
+	}
+	d.Log.Debug("started", "server", want.Name, "container", shortID(created.ID), "port", c.Port)
+	return drivers.Instance{
+		Name: want.Name, Driver: Name, ID: shortID(created.ID), State: drivers.StateRunning,
+		Config: c, Hash: hash, Settings: want.Settings, StartedAt: time.Now().UTC(),
+	}, nil
+}
+
+// waitUp probes the published port until it answers RDP, the container stops,
+// or time runs out.
+func (d *Driver) waitUp(ctx context.Context, id string, c drivers.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
+	defer cancel()
+	delay := 2 * time.Millisecond
+	for i := 0; ; i++ {
+		err := rdpprobe.Probe(ctx, c.Address, c.Port)
+		if err == nil {
+			return nil
+		}
+		if i%8 == 7 { // now and then, check the container did not die
+			in, ierr := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+			if ierr == nil && in.Container.State != nil && !in.Container.State.Running {
+				return fmt.Errorf("container exited (code %d) before it answered RDP", in.Container.State.ExitCode)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no RDP answer on %s within %s (%v)", net.JoinHostPort(c.Address, strconv.Itoa(c.Port)), StartTimeout, err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 100*time.Millisecond)
+	}
+}
+
+// Stop implements drivers.Driver: stop with grace; with forget, remove the
+// container and its rendered configs.
+func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, forget bool) error {
+	ids, err := d.owned(ctx, name)
+	if err != nil {
+		return err
+	}
+	secs := int(grace.Seconds())
+	for _, id := range ids {
+		if _, err := d.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("docker: stop %s: %w", name, err)
+		}
+		if forget {
+			if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				return fmt.Errorf("docker: remove %s: %w", name, err)
+			}
+		}
+	}
+	if forget {
+		return os.RemoveAll(filepath.Join(d.Dir, name))
+	}
+	return nil
+}
+
+// Update implements drivers.Driver: settings live beside the rendered configs.
+func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
+	return d.writeSettings(want.Name, want.Settings)
+}
+
+// CountSessions implements drivers.SessionCounter. Connections to a published
+// port that pass through the engine's userland proxy show in the host's socket
+// table on that port; connections NATed straight into the container do not.
+func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) map[string]int {
+	out := make(map[string]int, len(instances))
+	for _, in := range instances {
+		out[in.Name] = 0
+		if in.State != drivers.StateRunning {
+			continue
+		}
+		for _, s := range tab.Established {
+			if s.LocalPort == in.Config.Port && !(s.Remote.IsLoopback() && rdpprobe.IsProbe(s.RemotePort)) {
+				out[in.Name]++
+			}
+		}
+	}
+	return out
+}
+
+// Notify implements drivers.Notifier from the engine's event stream: a
+// labelled container that dies, is OOM-killed or destroyed. When the stream
+// breaks (the engine restarts) it is reopened from the last event seen, and a
+// note is sent so the caller looks again.
+func (d *Driver) Notify(ctx context.Context) <-chan string {
+	out := make(chan string, 64)
+	send := func(name string) {
+		select {
+		case out <- name:
+		default:
+		}
+	}
+	go func() {
+		defer close(out)
+		since := time.Now()
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			f := client.Filters{}.Add("type", string(events.ContainerEventType)).
+				Add("label", LabelManaged+"=true").
+				Add("event", string(events.ActionDie), string(events.ActionOOM), string(events.ActionDestroy))
+			sub, cancel := context.WithCancel(ctx)
+			opened := time.Now()
+			res := d.cli.Events(sub, client.EventsListOptions{Since: strconv.FormatInt(since.Unix(), 10), Filters: f})
+			healthy := true
+			for healthy {
+				select {
+				case <-ctx.Done():
+					healthy = false
+				case m, ok := <-res.Messages:
+					if !ok {
+						healthy = false
+						break
+					}
+					if m.TimeNano > 0 {
+						since = time.Unix(0, m.TimeNano)
+					}
+					backoff = 100 * time.Millisecond
+					if name := m.Actor.Attributes[LabelServer]; name != "" {
+						send(name)
+					}
+				case err := <-res.Err:
+					// A stream that had been up broke: the engine may have
+					// restarted, and things may have changed while we were deaf.
+					// (An engine that never answers is found by each pass's List.)
+					if ctx.Err() == nil && err != nil && !errors.Is(err, context.Canceled) && time.Since(opened) > time.Second {
+						d.Log.Debug("event stream broke; reopening", "error", err)
+						send("")
+					}
+					healthy = false
+				}
+			}
+			cancel()
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+		}
+	}()
+	return out
+}
+
+// Engine errors the driver tells apart.
+func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+func isConflict(err error) bool { return cerrdefs.IsConflict(err) }
