@@ -14,7 +14,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 30s
 
-.PHONY: all setup setup-test build run test lint fuzz bench release clean
+.PHONY: all setup setup-test build run test lint fuzz bench release clean xrdp-image
 
 all: build
 
@@ -42,6 +42,11 @@ lint:
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# lucid/xrdp:bookworm, a real xrdp image built from Debian's packages with no
+# registry (debootstrap + docker import, about a minute). Needs root and dockerd.
+xrdp-image: setup-test
+	images/xrdp/build.sh bookworm
 
 # Benchmarks against peers run in the same process tree; they print ratios.
 bench: build

@@ -3,9 +3,16 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -151,4 +158,165 @@ server "other" {
 	if len(ids) != 1 || ids[0] != created.ID {
 		t.Errorf("the foreign container was touched: %v", ids)
 	}
+}
+
+// xrdpImage is the real xrdp image the tests build with images/xrdp/build.sh.
+const xrdpImage = "lucid/xrdp:integration"
+
+// TestDockerRealXrdp: a container from the image images/xrdp builds (real xrdp
+// from Debian's packages, no registry) answers the RDP probe, with lucid-rdp's
+// rendered session settings inside it.
+func TestDockerRealXrdp(t *testing.T) {
+	h := newHost(t)
+	cli := needDocker(t)
+	need(t, "debootstrap")
+	if _, err := cli.ImageInspect(context.Background(), xrdpImage); err != nil {
+		t.Logf("building %s with images/xrdp/build.sh (about a minute)", xrdpImage)
+		cmd := exec.Command("../images/xrdp/build.sh", strings.TrimPrefix(xrdpImage, "lucid/xrdp:"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build.sh: %v\n%s", err, out)
+		}
+	}
+	h.write(`
+server "real" {
+  driver = "docker"
+  image  = "` + xrdpImage + `"
+  port   = PORT+1
+  sessions {
+    max                  = 3
+    disconnected_timeout = "10m"
+  }
+}
+`)
+	h.mustApply()
+	up(t, h.base+1)
+	out, err := exec.Command("docker", "exec", "lucid-rdp-real", "cat", "/etc/xrdp/sesman.ini").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "\nMaxSessions=3\n") || !strings.Contains(string(out), "\nDisconnectedTimeLimit=600\n") {
+		t.Errorf("rendered sesman.ini not in force inside the container: %v\n%s", err, out)
+	}
+	out, _ = exec.Command("docker", "exec", "lucid-rdp-real", "pgrep", "-x", "xrdp-sesman").CombinedOutput()
+	if strings.TrimSpace(string(out)) == "" {
+		t.Error("no xrdp-sesman in the container")
+	}
+}
+
+// engineProxy stands between lucid-rdp and the Docker Engine on a socket of
+// the test's own, so the test can take "the engine" away and bring it back
+// without touching the machine's dockerd.
+type engineProxy struct {
+	path  string
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startEngineProxy(t *testing.T, path string) *engineProxy {
+	t.Helper()
+	p := &engineProxy{path: path}
+	p.up(t)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *engineProxy) up(t *testing.T) {
+	t.Helper()
+	_ = os.Remove(p.path)
+	ln, err := net.Listen("unix", p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ln = ln
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			e, err := net.Dial("unix", "/var/run/docker.sock")
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, e)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(e, c); e.Close() }()
+			go func() { _, _ = io.Copy(c, e); c.Close() }()
+		}
+	}()
+}
+
+// down closes the socket and every connection through it, as a stopped engine would.
+func (p *engineProxy) down() {
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+	_ = os.Remove(p.path)
+}
+
+// TestDockerEngineDown: with the engine gone, docker servers fail with a clear
+// reason while process servers still converge; when it is back, the agent
+// converges the docker servers by itself.
+func TestDockerEngineDown(t *testing.T) {
+	h := newHost(t)
+	needDocker(t)
+	sock := filepath.Join(h.dir, "engine.sock")
+	proxy := startEngineProxy(t, sock)
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+
+	api := freePort(t)
+	both := h.agentBlock(api, "") + strings.NewReplacer("PORT+1", strconv.Itoa(h.base+1), "PORT+2", strconv.Itoa(h.base+2), "PORT+3", strconv.Itoa(h.base+3)).Replace(`
+server "proc" {
+  port = PORT+1
+}
+
+server "kiosk" {
+  driver = "docker"
+  image  = "`+responderImage+`"
+  port   = PORT+2
+}
+`)
+	h.writeRaw(both)
+	a := h.startAgent(api)
+	up(t, h.base+1)
+	up(t, h.base+2)
+
+	// The engine goes away mid-run; a process server is added meanwhile.
+	proxy.down()
+	h.writeRaw(both + fmt.Sprintf("\nserver \"proc2\" {\n  port = %d\n}\n", h.base+3))
+	waitFor(t, 10*time.Second, "proc2 to converge without the engine", func() bool { return answers(h.base + 3) })
+	code, out := h.run("plan", "-no-color")
+	if code != 1 || !strings.Contains(out, "kiosk: docker driver unavailable") {
+		t.Errorf("plan without the engine: exit %d\n%s", code, out)
+	}
+	// The container itself keeps running: lucid-rdp does not own the engine's uptime.
+	up(t, h.base+2)
+
+	// The engine is back, and the kiosk's container was lost meanwhile.
+	cli, err := client.New(client.WithHost("unix:///var/run/docker.sock"), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	for _, id := range containersNamed(t, cli, "lucid-rdp-kiosk") {
+		_, _ = cli.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
+	}
+	proxy.up(t)
+	// No command and no reload: the agent notices the engine is back.
+	waitFor(t, 20*time.Second, "the kiosk to be converged again", func() bool { return answers(h.base + 2) })
+	waitFor(t, 5*time.Second, "status to show the kiosk up", func() bool {
+		for _, s := range a.status(t)["servers"].([]any) {
+			if m := s.(map[string]any); m["name"] == "kiosk" {
+				return m["state"] == "up"
+			}
+		}
+		return false
+	})
 }

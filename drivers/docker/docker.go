@@ -3,7 +3,6 @@ package docker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -347,8 +346,9 @@ func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance
 
 // Notify implements drivers.Notifier from the engine's event stream: a
 // labelled container that dies, is OOM-killed or destroyed. When the stream
-// breaks (the engine restarts) it is reopened from the last event seen, and a
-// note is sent so the caller looks again.
+// breaks (the engine stopped), the engine is pinged with backoff (at most every
+// 5 s); once it answers, a note is sent so the caller looks again, and the
+// stream is reopened from the last event seen.
 func (d *Driver) Notify(ctx context.Context) <-chan string {
 	out := make(chan string, 64)
 	send := func(name string) {
@@ -361,47 +361,50 @@ func (d *Driver) Notify(ctx context.Context) <-chan string {
 		defer close(out)
 		since := time.Now()
 		backoff := 100 * time.Millisecond
+		down := false
 		for ctx.Err() == nil {
+			if down {
+				// The stream broke: wait for the engine to answer again, then
+				// say "look again", as things may have changed meanwhile.
+				if _, err := d.cli.Ping(ctx, client.PingOptions{}); err != nil {
+					select {
+					case <-ctx.Done():
+					case <-time.After(backoff):
+					}
+					backoff = min(backoff*2, 5*time.Second)
+					continue
+				}
+				down, backoff = false, 100*time.Millisecond
+				d.Log.Info("engine answers again")
+				send("")
+			}
 			f := client.Filters{}.Add("type", string(events.ContainerEventType)).
 				Add("label", LabelManaged+"=true").
 				Add("event", string(events.ActionDie), string(events.ActionOOM), string(events.ActionDestroy))
 			sub, cancel := context.WithCancel(ctx)
-			opened := time.Now()
 			res := d.cli.Events(sub, client.EventsListOptions{Since: strconv.FormatInt(since.Unix(), 10), Filters: f})
-			healthy := true
-			for healthy {
+			for !down && ctx.Err() == nil {
 				select {
 				case <-ctx.Done():
-					healthy = false
 				case m, ok := <-res.Messages:
 					if !ok {
-						healthy = false
+						down = true
 						break
 					}
 					if m.TimeNano > 0 {
 						since = time.Unix(0, m.TimeNano)
 					}
-					backoff = 100 * time.Millisecond
 					if name := m.Actor.Attributes[LabelServer]; name != "" {
 						send(name)
 					}
 				case err := <-res.Err:
-					// A stream that had been up broke: the engine may have
-					// restarted, and things may have changed while we were deaf.
-					// (An engine that never answers is found by each pass's List.)
-					if ctx.Err() == nil && err != nil && !errors.Is(err, context.Canceled) && time.Since(opened) > time.Second {
-						d.Log.Debug("event stream broke; reopening", "error", err)
-						send("")
+					if ctx.Err() == nil {
+						d.Log.Debug("event stream broke; waiting for the engine", "error", err)
 					}
-					healthy = false
+					down = true
 				}
 			}
 			cancel()
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 5*time.Second)
 		}
 	}()
 	return out
