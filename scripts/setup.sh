@@ -44,6 +44,21 @@ start_dockerd() {
 		echo "setup: dockerd is not running (as root: scripts/setup.sh test starts it)" >&2
 		return 0
 	fi
+	# A dockerd (or its containerd) that was killed leaves its pid file, and
+	# dockerd will not start while the pid there looks alive: a zombie does,
+	# on a host whose init does not reap. Drop pid files of dead processes only.
+	local f pid state
+	for f in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+		[[ -f $f ]] || continue
+		pid=$(cat "$f" 2>/dev/null || true)
+		state=""
+		if [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/stat ]]; then
+			state=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)
+		fi
+		if [[ -z $state || $state == Z ]]; then
+			rm -f "$f"
+		fi
+	done
 	echo "setup: starting dockerd (log: /var/log/lucid-rdp-dockerd.log)"
 	setsid dockerd </dev/null >>/var/log/lucid-rdp-dockerd.log 2>&1 &
 	for _ in $(seq 1 60); do
