@@ -19,7 +19,7 @@ const responderImage = "lucid-rdp-test/rdp-responder:1"
 
 // needDocker returns a client for a running engine, building the responder
 // image once. No engine: skip on a laptop, fail under CI=true.
-func needDocker(t *testing.T) *client.Client {
+func needDocker(t testing.TB) *client.Client {
 	t.Helper()
 	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err == nil {
@@ -40,7 +40,7 @@ func needDocker(t *testing.T) *client.Client {
 
 var responderBuilt bool
 
-func buildResponder(t *testing.T, cli *client.Client) {
+func buildResponder(t testing.TB, cli *client.Client) {
 	t.Helper()
 	if responderBuilt {
 		return

@@ -18,7 +18,7 @@ test)
 	want+=(freerdp2-x11 xvfb docker.io debootstrap)
 	;;
 bench)
-	want+=(supervisor)
+	want+=(supervisor docker-compose)
 	;;
 esac
 

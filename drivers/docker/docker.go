@@ -173,6 +173,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	if c.Image == "" {
 		return drivers.Instance{}, fmt.Errorf("docker: %s: no image", want.Name)
 	}
+	t0 := time.Now()
 	// Leftovers of an earlier container of ours (exited, or stopped for a
 	// replace) go first; they hold the name.
 	ids, err := d.owned(ctx, want.Name)
@@ -256,14 +257,17 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		}
 		return drivers.Instance{}, fmt.Errorf("docker: %s: create: %w", want.Name, err)
 	}
+	t1 := time.Now()
 	if _, err := d.cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		_, _ = d.cli.ContainerRemove(context.WithoutCancel(ctx), created.ID, client.ContainerRemoveOptions{Force: true})
 		return drivers.Instance{}, fmt.Errorf("docker: %s: start: %w", want.Name, err)
 	}
+	t2 := time.Now()
 	if err := d.waitUp(ctx, created.ID, c); err != nil {
 		return drivers.Instance{}, fmt.Errorf("docker: %s: %w", want.Name, err)
 	}
-	d.Log.Debug("started", "server", want.Name, "container", shortID(created.ID), "port", c.Port)
+	d.Log.Debug("started", "server", want.Name, "container", shortID(created.ID), "port", c.Port,
+		"create", t1.Sub(t0), "start", t2.Sub(t1), "answer", time.Since(t2))
 	return drivers.Instance{
 		Name: want.Name, Driver: Name, ID: shortID(created.ID), State: drivers.StateRunning,
 		Config: c, Hash: hash, Settings: want.Settings, StartedAt: time.Now().UTC(),
