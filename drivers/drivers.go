@@ -199,3 +199,10 @@ type Session struct {
 type SessionLister interface {
 	ListSessions(ctx context.Context, instances []Instance, tab *socktab.Table) []Session
 }
+
+// Drainer is implemented by drivers that can stop a server taking new
+// connections while its live sessions go on. A driver without it is left
+// running while it drains: its sessions must not end because an edit removed it.
+type Drainer interface {
+	Drain(ctx context.Context, name string) error
+}

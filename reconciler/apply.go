@@ -86,7 +86,10 @@ func Apply(ctx context.Context, p *Plan, ds map[string]drivers.Driver, paralleli
 		case Delete:
 			return d.Stop(ctx, c.Server, stopGrace, true)
 		case Drain:
-			return d.Stop(ctx, c.Server, stopGrace, false)
+			if dr, ok := d.(drivers.Drainer); ok {
+				return dr.Drain(ctx, c.Server)
+			}
+			return nil // left running: its sessions go on until they end or drain_timeout passes
 		case Replace:
 			// A driver change forgets the old driver's record; otherwise the
 			// record is rewritten by the start that follows.

@@ -183,3 +183,35 @@ func TestOneSocketReadPerPass(t *testing.T) {
 		t.Errorf("%d socket-table reads for 2 passes over 50 servers; want 2", reads)
 	}
 }
+
+// TestDrainWithoutDrainerKeepsServer: a driver that cannot stop only its
+// listener (docker) is left running while it drains, so no session ends.
+func TestDrainWithoutDrainerKeepsServer(t *testing.T) {
+	d := fake.New("docker")
+	r := reconcilerWith(d)
+	s := mustSpec(t, "server \"k\" {\n  driver = \"docker\"\n  image = \"x\"\n  port = 13500\n}\n")
+	if _, err := r.Reconcile(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	d.Sessions["k"] = 2
+	empty := mustSpec(t, "")
+	empty.Agent.StateDir = s.Agent.StateDir
+	d.Calls = nil
+	if _, err := r.Reconcile(context.Background(), empty); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Calls) != 0 || d.Instances["k"].State != drivers.StateRunning {
+		t.Fatalf("calls %v, state %s: a drain without Drainer must leave the server running", d.Calls, d.Instances["k"].State)
+	}
+	p, _, _ := r.Plan(context.Background(), empty)
+	if !p.Empty() || len(p.Notes) != 1 || !strings.Contains(p.Notes[0].Note, "draining") {
+		t.Errorf("plan while draining: %+v notes %+v", p.Changes, p.Notes)
+	}
+	d.Sessions["k"] = 0
+	if _, err := r.Reconcile(context.Background(), empty); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Instances["k"]; ok {
+		t.Error("not destroyed once its sessions ended")
+	}
+}

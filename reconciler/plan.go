@@ -175,7 +175,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		switch {
 		case in.Settings.PreventDestroy:
 			p.problem(in.Name, "prevent_destroy is set on this server, so it is not removed; to remove it, set prevent_destroy = false and apply, then remove the block")
-		case draining && sessions > 0 && in.State != drivers.StateRunning:
+		case draining && sessions > 0:
 			timeout := time.Duration(in.Settings.DrainTimeout)
 			left := since.Add(timeout).Sub(now)
 			if left > 0 {

@@ -459,3 +459,9 @@ func (d *Driver) ListSessions(ctx context.Context, instances []drivers.Instance,
 	}
 	return out
 }
+
+// Drain implements drivers.Drainer: the listener stops; the sessions it forked
+// are separate processes and go on.
+func (d *Driver) Drain(ctx context.Context, name string) error {
+	return d.Stop(ctx, name, 5*time.Second, false)
+}
