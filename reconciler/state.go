@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 )
 
 // State is what lucid-rdp keeps between runs beside the drivers' own records:
@@ -43,22 +45,10 @@ func SaveState(stateDir string, st State) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(stateDir, stateFile)
-	tmp, err := os.CreateTemp(stateDir, "."+stateFile+".*")
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(stateDir, stateFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("reconciler: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err = tmp.Write(append(b, '\n')); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("reconciler: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // Lock takes state_dir's lock, so that two lucid-rdp commands never change the

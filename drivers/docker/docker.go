@@ -22,6 +22,7 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
+	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
@@ -144,11 +145,7 @@ func (d *Driver) writeSettings(name string, s drivers.Settings) error {
 	if err != nil {
 		return err
 	}
-	tmp := d.settingsPath(name) + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, d.settingsPath(name))
+	return atomicfile.Write(d.settingsPath(name), append(b, '\n'), 0o600)
 }
 
 // owned returns the IDs of lucid-rdp's containers for server name.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
+	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
@@ -106,36 +107,7 @@ func (d *Driver) writeRecord(r *record) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(d.dir(r.Name), "record.json"), append(b, '\n'), 0o600)
-}
-
-// writeAtomic replaces path with data: temp file, fsync, rename, fsync folder.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if dir, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = dir.Sync()
-		dir.Close()
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(d.dir(r.Name), "record.json"), append(b, '\n'), 0o600)
 }
 
 func (r *record) instance() drivers.Instance {
@@ -238,7 +210,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	}
 	logFile := filepath.Join(dir, "xrdp.log")
 	ini := filepath.Join(dir, "xrdp.ini")
-	if err := writeAtomic(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
+	if err := atomicfile.Write(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("process: %s: %w", want.Name, err)
 	}
 	out, err := os.OpenFile(filepath.Join(dir, "xrdp.out"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
