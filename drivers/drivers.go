@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
@@ -40,9 +38,6 @@ type Driver interface {
 type SessionCounter interface {
 	CountSessions(ctx context.Context, instances []Instance, tab *socktab.Table) map[string]int
 }
-
-// ErrNotOwned reports a thing that lucid-rdp does not own and will not touch.
-var ErrNotOwned = errors.New("drivers: not owned by lucid-rdp")
 
 // State is what a driver knows of an instance.
 type State string
@@ -122,12 +117,6 @@ func (c Config) Hash() string {
 	b, _ := json.Marshal(c) // map keys marshal sorted: deterministic
 	sum := sha256.Sum256(b)
 	return HashVersion + "-" + hex.EncodeToString(sum[:12])
-}
-
-// HashVersionOf returns the version part of a hash made by Config.Hash.
-func HashVersionOf(hash string) string {
-	v, _, _ := strings.Cut(hash, "-")
-	return v
 }
 
 // DesiredFor turns a spec server and its allocated port into a Desired.

@@ -48,15 +48,6 @@ func (h *host) agentBlock(port int, extra string) string {
 	return fmt.Sprintf("agent {\n  state_dir = %q\n  listen    = \"127.0.0.1:%d\"\n  resync    = \"1h\"\n%s}\n\n", filepath.Join(h.dir, "state"), port, extra)
 }
 
-// writeWithAgent writes the spec with a custom agent block (write() adds a plain one).
-func (h *host) writeWithAgent(agent, body string) {
-	h.t.Helper()
-	for i := 19; i >= 0; i-- {
-		body = strings.ReplaceAll(body, "PORT+"+strconv.Itoa(i), strconv.Itoa(h.base+i))
-	}
-	h.writeRaw(agent + body)
-}
-
 // writeRaw replaces lucid-rdp.hcl in place (truncate and write).
 func (h *host) writeRaw(src string) {
 	h.t.Helper()

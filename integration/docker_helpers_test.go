@@ -21,7 +21,7 @@ const responderImage = "lucid-rdp-test/rdp-responder:1"
 // image once. No engine: skip on a laptop, fail under CI=true.
 func needDocker(t testing.TB) *client.Client {
 	t.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -300,7 +300,7 @@ server "kiosk" {
 	up(t, h.base+2)
 
 	// The engine is back, and the kiosk's container was lost meanwhile.
-	cli, err := client.New(client.WithHost("unix:///var/run/docker.sock"), client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.WithHost("unix:///var/run/docker.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}

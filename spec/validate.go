@@ -24,9 +24,6 @@ var labelRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// ValidName reports whether name may name a server or a port range.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
-
 func (b *builder) checkName(kind, name string, at hcl.Range) bool {
 	if kind == "alert" || kind == "notify" {
 		if labelRE.MatchString(name) {

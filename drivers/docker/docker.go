@@ -72,15 +72,12 @@ func New(stateDir string, log hclog.Logger) (*Driver, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv) // negotiates the API version
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}
 	return &Driver{Dir: filepath.Join(stateDir, "docker"), Log: log.Named(Name), cli: cli}, nil
 }
-
-// Close releases the client's connections.
-func (d *Driver) Close() error { return d.cli.Close() }
 
 // Name implements drivers.Driver.
 func (d *Driver) Name() string { return Name }

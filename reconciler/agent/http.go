@@ -90,16 +90,13 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-// Session is one live connection in GET /v1/sessions.
-type Session = drivers.Session
-
 func (a *Agent) getSessions(w http.ResponseWriter, r *http.Request) {
 	tab, err := socktab.Read()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	out := []Session{}
+	out := []drivers.Session{}
 	for _, d := range a.drv {
 		sl, ok := d.(drivers.SessionLister)
 		if !ok {

@@ -57,7 +57,7 @@ func TestBackoff(t *testing.T) {
 		if _, ok := b.waiting("y"); ok {
 			t.Error("y never failed")
 		}
-		if next, ok := b.next(); !ok || next.Sub(time.Now()) != 10*time.Second {
+		if next, ok := b.next(); !ok || time.Until(next) != 10*time.Second {
 			t.Errorf("next = %v, %v", next, ok)
 		}
 		time.Sleep(10 * time.Second)
