@@ -327,19 +327,7 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 // port that pass through the engine's userland proxy show in the host's socket
 // table on that port; connections NATed straight into the container do not.
 func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) map[string]int {
-	out := make(map[string]int, len(instances))
-	for _, in := range instances {
-		out[in.Name] = 0
-		if in.State != drivers.StateRunning {
-			continue
-		}
-		for _, s := range tab.Established {
-			if s.LocalPort == in.Config.Port && !(s.Remote.IsLoopback() && rdpprobe.IsProbe(s.RemotePort)) {
-				out[in.Name]++
-			}
-		}
-	}
-	return out
+	return drivers.CountSessionSockets(instances, tab)
 }
 
 // Notify implements drivers.Notifier from the engine's event stream: a

@@ -381,48 +381,19 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 }
 
 // CountSessions implements drivers.SessionCounter: established connections to
-// each running listener's port, less lucid-rdp's own probes.
+// each listener's port (also a drained listener's), less lucid-rdp's probes.
 func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) map[string]int {
-	out := make(map[string]int, len(instances))
-	byPort := map[int][]drivers.Instance{}
-	for _, in := range instances {
-		byPort[in.Config.Port] = append(byPort[in.Config.Port], in)
-		out[in.Name] = 0
-	}
-	for _, s := range tab.Established {
-		ins := byPort[s.LocalPort]
-		if len(ins) == 0 {
-			continue
-		}
-		if s.Remote.IsLoopback() && rdpprobe.IsProbe(s.RemotePort) {
-			continue
-		}
-		for _, in := range ins {
-			addr := net.ParseIP(in.Config.Address)
-			if addr == nil || addr.IsUnspecified() || addr.Equal(s.Local) {
-				out[in.Name]++
-				break
-			}
-		}
-	}
-	return out
+	return drivers.CountSessionSockets(instances, tab)
 }
 
 // ListSessions implements drivers.SessionLister.
 func (d *Driver) ListSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) []drivers.Session {
 	var out []drivers.Session
 	var inodes []uint64
-	for _, s := range tab.Established {
-		if s.Remote.IsLoopback() && rdpprobe.IsProbe(s.RemotePort) {
-			continue
-		}
-		for _, in := range instances {
-			addr := net.ParseIP(in.Config.Address)
-			if s.LocalPort == in.Config.Port && (addr == nil || addr.IsUnspecified() || addr.Equal(s.Local)) {
-				out = append(out, drivers.Session{Server: in.Name, Client: net.JoinHostPort(s.Remote.String(), strconv.Itoa(s.RemotePort))})
-				inodes = append(inodes, s.Inode)
-				break
-			}
+	for name, socks := range drivers.SessionSockets(instances, tab) {
+		for _, s := range socks {
+			out = append(out, drivers.Session{Server: name, Client: net.JoinHostPort(s.Remote.String(), strconv.Itoa(s.RemotePort))})
+			inodes = append(inodes, s.Inode)
 		}
 	}
 	holders := socktab.Holders(inodes)
