@@ -1,7 +1,7 @@
 package integration
 
 import (
-	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,48 +15,30 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
-// cpuTicks returns a process's user+system CPU time in clock ticks.
-func cpuTicks(b *testing.B, pid int) int64 {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// usageOf returns a process's CPU time in clock ticks and its resident memory.
+func usageOf(b *testing.B, pid int) (ticks uint64, rss int64) {
+	snap, err := procfs.Snapshot()
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	k, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + k
+	st, ok := snap.Get(pid)
+	if !ok {
+		b.Fatalf("pid %d is gone", pid)
+	}
+	return st.CPUTicks, int64(st.RSSPages) * int64(os.Getpagesize())
 }
 
-func rssKiB(b *testing.B, pid int) int64 {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
-// pidOn returns the pid in a process record.
+// pidOf returns the pid in server name's process record, or 0.
 func pidOf(b *testing.B, stateDir, name string) int {
 	raw, err := os.ReadFile(filepath.Join(stateDir, "servers", name, "record.json"))
 	if err != nil {
 		return 0
 	}
-	i := strings.Index(string(raw), `"pid": `)
-	if i < 0 {
+	var r record
+	if json.Unmarshal(raw, &r) != nil {
 		return 0
 	}
-	rest := string(raw)[i+7:]
-	n, _ := strconv.Atoi(rest[:strings.IndexAny(rest, ",\n")])
-	return n
+	return r.PID
 }
 
 // BenchmarkAgent measures the agent on 50 servers: kill -9 to a new listener
@@ -139,11 +121,11 @@ func BenchmarkAgent(b *testing.B) {
 
 	// Idle: CPU over 30 s (three resync passes) and resident memory.
 	time.Sleep(time.Second)
-	t0, c0 := time.Now(), cpuTicks(b, agent.Process.Pid)
+	c0, _ := usageOf(b, agent.Process.Pid)
+	t0 := time.Now()
 	time.Sleep(30 * time.Second)
-	ticks := cpuTicks(b, agent.Process.Pid) - c0
-	idle := 100 * float64(ticks) / 100 / time.Since(t0).Seconds() // USER_HZ = 100
-	rss := rssKiB(b, agent.Process.Pid)
+	c1, rss := usageOf(b, agent.Process.Pid)
+	idle := 100 * float64(c1-c0) / 100 / time.Since(t0).Seconds() // USER_HZ = 100
 
 	// The peer: supervisord restarting a kill -9'd xrdp.
 	sv := startSupervisord(b)
@@ -182,9 +164,9 @@ func BenchmarkAgent(b *testing.B) {
 	b.ReportMetric(ms(k)/ms(svk), "kill9-ratio")
 	b.ReportMetric(ms(e), "edit-converge-ms")
 	b.ReportMetric(idle, "idle-cpu-percent")
-	b.ReportMetric(float64(rss)/1024, "idle-rss-MiB")
+	b.ReportMetric(float64(rss)/(1<<20), "idle-rss-MiB")
 	fmt.Printf("\nagent with %d servers (medians; ratio = lucid-rdp / supervisord)\n", n)
 	fmt.Printf("  kill -9 -> new listener answering: %6.1f ms (supervisord %6.1f ms, ratio %.3f; target <= 100 ms)\n", ms(k), ms(svk), ms(k)/ms(svk))
 	fmt.Printf("  one server edited -> converged:    %6.1f ms (target <= 150 ms)\n", ms(e))
-	fmt.Printf("  idle over 30 s: %.2f%% of one core, RSS %.1f MiB (targets <= 1%%, <= 40 MiB)\n", idle, float64(rss)/1024)
+	fmt.Printf("  idle over 30 s: %.2f%% of one core, RSS %.1f MiB (targets <= 1%%, <= 40 MiB)\n", idle, float64(rss)/(1<<20))
 }

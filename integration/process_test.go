@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
 const threeFixed = `
@@ -123,17 +125,14 @@ func TestRemoveOneDestroyed(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.dir, "state", "servers", "c")); !os.IsNotExist(err) {
 		t.Errorf("c's folder remains: %v", err)
 	}
-	waitFor(t, 2*time.Second, "c's listener to exit", func() bool { return syscall.Kill(pid, 0) != nil || isZombie(pid) })
+	waitFor(t, 2*time.Second, "c's listener to exit", func() bool { return gone(pid) })
 	up(t, h.base+1)
 }
 
-func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	return strings.Contains(s[strings.LastIndexByte(s, ')'):], ") Z")
+// gone reports whether pid no longer runs (exited, or a zombie awaiting its reaper).
+func gone(pid int) bool {
+	_, err := procfs.StartTime(pid)
+	return err != nil
 }
 
 // TestForeignPortFailsOnlyThatServer: a fixed port held by a program lucid-rdp

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -76,7 +75,7 @@ func serverSideConns(t *testing.T, port int) int {
 	return n
 }
 
-func alive(pid int) bool { return syscall.Kill(pid, 0) == nil && !isZombie(pid) }
+func alive(pid int) bool { return !gone(pid) }
 
 // TestLiveSessionSurvivesReplaceAndDrain: a real client's session is counted
 // in the plan, goes on through a replace and through the removal of its server

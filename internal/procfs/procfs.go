@@ -86,15 +86,20 @@ type Stat struct {
 	RSSPages uint64
 }
 
-// Snapshot reads /proc/*/stat once and returns every process by pid. One
-// snapshot serves a whole pass: per-process lookups that each walk /proc cost a
-// full scan per server.
-func Snapshot() (map[int]Stat, error) {
+// Procs is a snapshot of every process, indexed by pid and by parent.
+type Procs struct {
+	byPID map[int]Stat
+	kids  map[int][]int
+}
+
+// Snapshot reads /proc/*/stat once. One snapshot serves a whole pass:
+// per-process lookups that each walk /proc cost a full scan per server.
+func Snapshot() (*Procs, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("procfs: %w", err)
 	}
-	out := make(map[int]Stat, len(ents))
+	out := &Procs{byPID: make(map[int]Stat, len(ents)), kids: map[int][]int{}}
 	buf := make([]byte, 0, 1024)
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -122,26 +127,29 @@ func Snapshot() (map[int]Stat, error) {
 		ut, _ := strconv.ParseUint(string(fs[11]), 10, 64)
 		st, _ := strconv.ParseUint(string(fs[12]), 10, 64)
 		rss, _ := strconv.ParseUint(string(fs[21]), 10, 64)
-		out[pid] = Stat{PID: pid, PPID: ppid, CPUTicks: ut + st, RSSPages: rss}
+		out.byPID[pid] = Stat{PID: pid, PPID: ppid, CPUTicks: ut + st, RSSPages: rss}
+		out.kids[ppid] = append(out.kids[ppid], pid)
 	}
 	return out, nil
 }
 
-// Tree returns pid and all its descendants found in snap.
-func Tree(snap map[int]Stat, pid int) []Stat {
-	kids := map[int][]int{}
-	for _, s := range snap {
-		kids[s.PPID] = append(kids[s.PPID], s.PID)
-	}
+// Get returns the process with pid, if it was there.
+func (p *Procs) Get(pid int) (Stat, bool) {
+	s, ok := p.byPID[pid]
+	return s, ok
+}
+
+// Tree returns pid and all its descendants.
+func (p *Procs) Tree(pid int) []Stat {
 	var out []Stat
 	var walk func(int)
-	walk = func(p int) {
-		s, ok := snap[p]
+	walk = func(q int) {
+		s, ok := p.byPID[q]
 		if !ok {
 			return
 		}
 		out = append(out, s)
-		for _, k := range kids[p] {
+		for _, k := range p.kids[q] {
 			walk(k)
 		}
 	}

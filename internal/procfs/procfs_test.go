@@ -49,12 +49,12 @@ func TestSnapshotTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	self := snap[os.Getpid()]
+	self, _ := snap.Get(os.Getpid())
 	if self.PID != os.Getpid() || self.RSSPages == 0 {
 		t.Fatalf("own stat = %+v", self)
 	}
 	found := false
-	for _, s := range Tree(snap, os.Getpid()) {
+	for _, s := range snap.Tree(os.Getpid()) {
 		if s.PID == child.Process.Pid {
 			found = true
 		}

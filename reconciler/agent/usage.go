@@ -42,7 +42,7 @@ const clockTicks = 100
 
 // sample reads the figures of every running process instance.
 func (u *usage) sample(instances map[string]drivers.Instance) {
-	var snap map[int]procfs.Stat
+	var snap *procfs.Procs
 	next := map[string]serverUsage{}
 	prev := map[string]cpuSample{}
 	at := time.Now()
@@ -61,7 +61,7 @@ func (u *usage) sample(instances map[string]drivers.Instance) {
 			}
 		}
 		var ticks, rss uint64
-		for _, p := range procfs.Tree(snap, pid) {
+		for _, p := range snap.Tree(pid) {
 			ticks += p.CPUTicks
 			rss += p.RSSPages * page
 		}
