@@ -402,29 +402,23 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 	for _, pr := range p.Problems {
 		problems[pr.Server] = pr.Error
 	}
+	// The servers as they are after this pass: what was observed, with the
+	// instances that creates and replaces made.
 	instances := map[string]drivers.Instance{}
 	for _, in := range obs.Instances {
 		instances[in.Name] = in
 	}
 	for name, o := range changed {
-		switch {
-		case o.Err == nil && o.Instance != nil:
+		if o.Err == nil && o.Instance != nil {
 			instances[name] = *o.Instance
-		case o.Err == nil && (o.Change.Action == reconciler.Delete):
-			delete(instances, name)
-		case o.Err == nil && o.Change.Action == reconciler.Drain:
-			in := instances[name]
-			in.State = drivers.StateExited
-			instances[name] = in
 		}
 	}
 	a.usage.sample(instances)
+	hostCPU, hostMem := hostUsage() // reads /proc: not under the lock /v1/status needs
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := Status{
-		Spec:          SpecStatus{Path: a.cfg.SpecPath, Hash: reconciler.SpecHash(s), LoadedAt: a.loadedAt, Error: a.specErr},
-		Ready:         true,
+	st := Status{ // Spec and Ready are filled in by Status(), from the fields they derive from
 		Servers:       []ServerStatus{},
 		Alerts:        []AlertStatus{},
 		LastReconcile: time.Now().UTC(),
@@ -469,8 +463,8 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 	}
 	for _, in := range obs.Instances {
 		if s.Server(in.Name) == nil {
-			if _, gone := changed[in.Name]; gone && changed[in.Name].Change.Action == reconciler.Delete && changed[in.Name].Err == nil {
-				continue
+			if o, ok := changed[in.Name]; ok && o.Err == nil && o.Change.Action == reconciler.Delete {
+				continue // destroyed in this pass
 			}
 			ss := ServerStatus{Name: in.Name, Driver: in.Driver, State: "draining", Port: in.Config.Port, ID: in.ID,
 				Sessions: obs.Sessions[in.Name], Restarts: a.restarts[in.Name], LastError: a.lastErr[in.Name]}
@@ -493,9 +487,8 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 	for _, al := range s.Alerts {
 		st.Alerts = append(st.Alerts, AlertStatus{Name: al.Name, Metric: al.Metric, Action: al.Action, State: "not evaluated"})
 	}
-	cpu, mem := hostUsage()
-	a.m.hostCPU.Set(cpu)
-	a.m.hostMem.Set(mem)
+	a.m.hostCPU.Set(hostCPU)
+	a.m.hostMem.Set(hostMem)
 	a.status = st
 	a.ready = true
 }
@@ -506,10 +499,9 @@ func (a *Agent) Status() Status {
 	defer a.mu.Unlock()
 	st := a.status
 	st.Ready = a.ready
-	st.Spec.Error = a.specErr
-	st.Spec.LoadedAt = a.loadedAt
+	st.Spec = SpecStatus{Path: a.cfg.SpecPath, LoadedAt: a.loadedAt, Error: a.specErr}
 	if a.spec != nil {
-		st.Spec.Path, st.Spec.Hash = a.cfg.SpecPath, reconciler.SpecHash(a.spec)
+		st.Spec.Hash = reconciler.SpecHash(a.spec)
 	}
 	if st.Servers == nil {
 		st.Servers = []ServerStatus{}
