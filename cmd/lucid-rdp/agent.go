@@ -117,9 +117,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if *asJSON {
-		b, _ := json.MarshalIndent(st, "", "  ")
-		fmt.Fprintln(stdout, string(b))
-		return exitOK
+		return printJSON(stdout, st)
 	}
 	fmt.Fprintf(stdout, "Spec:  %s\nHash:  %s\nLoaded: %s\n", st.Spec.Path, st.Spec.Hash, st.Spec.LoadedAt.Local().Format(time.RFC3339))
 	if st.Spec.Error != "" {
@@ -162,9 +160,7 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if *asJSON {
-		b, _ := json.MarshalIndent(ss, "", "  ")
-		fmt.Fprintln(stdout, string(b))
-		return exitOK
+		return printJSON(stdout, ss)
 	}
 	if len(ss) == 0 {
 		fmt.Fprintln(stdout, "No live sessions.")
@@ -176,5 +172,16 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t%d\n", s.Server, s.Client, s.PID)
 	}
 	tw.Flush()
+	return exitOK
+}
+
+// printJSON writes v as indented JSON for scripts.
+func printJSON(w io.Writer, v any) int {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		fmt.Fprintf(w, "lucid-rdp: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintln(w, string(b))
 	return exitOK
 }

@@ -48,6 +48,13 @@ func hostDrivers(s *spec.Spec, log hclog.Logger) map[string]drivers.Driver {
 	return ds
 }
 
+// hostReconciler is the reconciler plan and apply use: this host's drivers,
+// logging to stderr.
+func hostReconciler(s *spec.Spec, stderr io.Writer) *reconciler.Reconciler {
+	log := cliLogger(stderr)
+	return &reconciler.Reconciler{Drivers: hostDrivers(s, log), Log: log}
+}
+
 func cliLogger(stderr io.Writer) hclog.Logger {
 	level := hclog.LevelFromString(os.Getenv("LUCID_RDP_LOG_LEVEL"))
 	if level == hclog.NoLevel {
@@ -102,7 +109,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	r := &reconciler.Reconciler{Drivers: hostDrivers(s, cliLogger(stderr)), Log: cliLogger(stderr)}
+	r := hostReconciler(s, stderr)
 	p, obs, err := r.Plan(ctx, s)
 	if err != nil {
 		fmt.Fprintf(stderr, "lucid-rdp plan: %v\n", err)
@@ -179,8 +186,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	}
 	defer unlock()
 
-	log := cliLogger(stderr)
-	r := &reconciler.Reconciler{Drivers: hostDrivers(s, log), Log: log}
+	r := hostReconciler(s, stderr)
 	var p *reconciler.Plan
 	if saved != nil {
 		obs, err := r.Observe(ctx, s)
