@@ -99,11 +99,7 @@ func rangeFull(r *spec.PortRange, obs *Observed) string {
 	var foreign []string
 	for _, l := range obs.Listeners {
 		if r.Contains(l.Port) && spec.AddressesOverlap(l.Address, r.Address) {
-			h := l.Holder
-			if h == "" {
-				h = "another program"
-			}
-			foreign = append(foreign, fmt.Sprintf("%d by %s", l.Port, h))
+			foreign = append(foreign, fmt.Sprintf("%d by %s", l.Port, l.who()))
 		}
 	}
 	sort.Strings(foreign)

@@ -51,14 +51,19 @@ func (o *Observed) instance(name string) *drivers.Instance {
 	return nil
 }
 
-// heldBy returns who holds address:port, or "" when nobody outside lucid-rdp does.
+// who names the listener's holder for people, also when it is not visible.
+func (l Listener) who() string {
+	if l.Holder == "" {
+		return "another program"
+	}
+	return l.Holder
+}
+
+// heldBy returns who holds address:port, when a program lucid-rdp does not own does.
 func (o *Observed) heldBy(address string, port int) (string, bool) {
 	for _, l := range o.Listeners {
 		if l.Port == port && spec.AddressesOverlap(l.Address, address) {
-			if l.Holder == "" {
-				return "another program", true
-			}
-			return l.Holder, true
+			return l.who(), true
 		}
 	}
 	return "", false

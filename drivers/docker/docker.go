@@ -175,7 +175,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		return drivers.Instance{}, err
 	}
 	for _, id := range ids {
-		if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+		if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return drivers.Instance{}, fmt.Errorf("docker: %s: remove old container: %w", want.Name, err)
 		}
 	}
@@ -245,7 +245,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		},
 	})
 	if err != nil {
-		if isConflict(err) {
+		if cerrdefs.IsConflict(err) {
 			return drivers.Instance{}, fmt.Errorf("docker: %s: a container named %s exists and is not lucid-rdp's (it has no %s=true label); lucid-rdp will not touch it: rename or remove it, or rename this server",
 				want.Name, ContainerName(want.Name), LabelManaged)
 		}
@@ -303,11 +303,11 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 	}
 	secs := int(grace.Seconds())
 	for _, id := range ids {
-		if _, err := d.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil && !isNotFound(err) {
+		if _, err := d.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("docker: stop %s: %w", name, err)
 		}
 		if forget {
-			if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 				return fmt.Errorf("docker: remove %s: %w", name, err)
 			}
 		}
@@ -395,8 +395,3 @@ func (d *Driver) Notify(ctx context.Context) <-chan string {
 	}()
 	return out
 }
-
-// Engine errors the driver tells apart.
-func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
-
-func isConflict(err error) bool { return cerrdefs.IsConflict(err) }
