@@ -77,7 +77,14 @@ type host struct {
 	base int
 }
 
-var nextBase = 21000
+// nextBase is the first port of the next test's block. LUCID_RDP_TEST_PORT_BASE
+// moves it, so that two test runs on one machine never share ports.
+var nextBase = func() int {
+	if v, err := strconv.Atoi(os.Getenv("LUCID_RDP_TEST_PORT_BASE")); err == nil && v > 1024 && v < 60000 {
+		return v
+	}
+	return 21000
+}()
 
 // newHost makes a spec folder and gives the test 20 ports of its own. On
 // cleanup it applies an empty spec, which removes whatever the test left.
