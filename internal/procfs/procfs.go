@@ -80,6 +80,10 @@ func (id Identity) Matches() bool {
 // Stat is what Snapshot reads of one process.
 type Stat struct {
 	PID, PPID int
+	// Comm is the command name the kernel keeps (at most 15 bytes).
+	Comm string
+	// StartTime is the start time in clock ticks since boot, as StartTime reads it.
+	StartTime uint64
 	// CPUTicks is user + system time in clock ticks (USER_HZ, 100 on Linux).
 	CPUTicks uint64
 	// RSSPages is the resident set in pages.
@@ -119,18 +123,43 @@ func Snapshot() (*Procs, error) {
 			continue
 		}
 		fs := bytes.Fields(b[i+1:])
-		// fs[0] is field 3; ppid is field 4, utime 14, stime 15, rss 24.
-		if len(fs) < 22 {
-			continue
+		// fs[0] is field 3; ppid is field 4, utime 14, stime 15, start 22, rss 24.
+		if len(fs) < 22 || string(fs[0]) == "Z" || string(fs[0]) == "X" {
+			continue // zombies hold nothing any more
+		}
+		comm := ""
+		if j := bytes.IndexByte(b, '('); j >= 0 && j < i {
+			comm = string(b[j+1 : i])
 		}
 		ppid, _ := strconv.Atoi(string(fs[1]))
 		ut, _ := strconv.ParseUint(string(fs[11]), 10, 64)
 		st, _ := strconv.ParseUint(string(fs[12]), 10, 64)
+		start, _ := strconv.ParseUint(string(fs[19]), 10, 64)
 		rss, _ := strconv.ParseUint(string(fs[21]), 10, 64)
-		out.byPID[pid] = Stat{PID: pid, PPID: ppid, CPUTicks: ut + st, RSSPages: rss}
+		out.byPID[pid] = Stat{PID: pid, PPID: ppid, Comm: comm, StartTime: start, CPUTicks: ut + st, RSSPages: rss}
 		out.kids[ppid] = append(out.kids[ppid], pid)
 	}
 	return out, nil
+}
+
+// All returns every process of the snapshot, in no particular order.
+func (p *Procs) All() []Stat {
+	out := make([]Stat, 0, len(p.byPID))
+	for _, s := range p.byPID {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Children returns the direct children of pid.
+func (p *Procs) Children(pid int) []Stat {
+	out := make([]Stat, 0, len(p.kids[pid]))
+	for _, k := range p.kids[pid] {
+		if s, ok := p.byPID[k]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Get returns the process with pid, if it was there.
@@ -155,4 +184,79 @@ func (p *Procs) Tree(pid int) []Stat {
 	}
 	walk(pid)
 	return out
+}
+
+// Cmdline returns the process's arguments.
+func Cmdline(pid int) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, ErrNoProcess
+		}
+		return nil, fmt.Errorf("procfs: %w", err)
+	}
+	b = bytes.TrimSuffix(b, []byte{0})
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return strings.Split(string(b), "\x00"), nil
+}
+
+// UID returns the real user id the process runs as.
+func UID(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		if os.IsNotExist(err) {
+			return 0, ErrNoProcess
+		}
+		return 0, fmt.Errorf("procfs: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				return strconv.Atoi(f[0])
+			}
+		}
+	}
+	return 0, fmt.Errorf("procfs: no Uid line for pid %d", pid)
+}
+
+// SocketInodes returns the inodes of the sockets the process holds open.
+func SocketInodes(pid int) []uint64 {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []uint64
+	for _, fd := range fds {
+		link, err := os.Readlink(dir + "/" + fd.Name())
+		if err != nil {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(link, "socket:["); ok {
+			if ino, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64); err == nil {
+				out = append(out, ino)
+			}
+		}
+	}
+	return out
+}
+
+// UserName returns the name of uid as the passwd file under root says
+// ("/" for the host, "/proc/PID/root" for a container's), or the number when
+// the file does not name it.
+func UserName(root string, uid int) string {
+	b, err := os.ReadFile(root + "/etc/passwd")
+	if err == nil {
+		want := strconv.Itoa(uid)
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) >= 3 && f[2] == want {
+				return f[0]
+			}
+		}
+	}
+	return strconv.Itoa(uid)
 }
