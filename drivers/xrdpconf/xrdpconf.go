@@ -102,16 +102,50 @@ func XrdpINI(name, listen string, c drivers.Config, certificate, key, logFile st
 	return []byte(b.String())
 }
 
-// SesmanINI returns a sesman.ini for a server that has a sesman of its own (a
-// container): its session limit and disconnected-session policy from the spec.
+// SesmanINI returns a sesman.ini for a server that has a sesman of its own in
+// a container: Debian's port and display offset, and the spec's session policy.
 func SesmanINI(name string, c drivers.Config, maxSessions int, logFile string) []byte {
+	return Sesman{
+		ListenPort:          3350,
+		DisplayOffset:       10,
+		MaxSessions:         maxSessions,
+		DisconnectedTimeout: time.Duration(c.DisconnectedTimeout),
+		LogFile:             logFile,
+	}.INI(name)
+}
+
+// Sesman is what lucid-rdp sets in one server's sesman.ini.
+type Sesman struct {
+	// ListenPort is sesman's loopback port; xrdp finds it in the sesman.ini at
+	// the compiled-in path /etc/xrdp/sesman.ini.
+	ListenPort int
+	// DisplayOffset is the first X display sesman may use; it uses up to
+	// DisplayOffset + MaxSessions.
+	DisplayOffset int
+	// MaxSessions is the most sessions sesman creates (reconnects pass).
+	MaxSessions int
+	// IdleTimeout ends a session with no keyboard or mouse input for this long
+	// (xorgxrdp counts whole seconds, at least 60); 0 means never.
+	IdleTimeout time.Duration
+	// DisconnectedTimeout ends a disconnected session after this long; 0 means never.
+	DisconnectedTimeout time.Duration
+	// LogFile is where sesman logs.
+	LogFile string
+}
+
+// INI renders s as a sesman.ini for server name.
+func (s Sesman) INI(name string) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	disconnected := int(time.Duration(c.DisconnectedTimeout).Seconds())
+	disconnected := int(s.DisconnectedTimeout.Seconds())
+	idle := int(s.IdleTimeout.Seconds())
+	if idle > 0 {
+		idle = max(idle, 60) // xorgxrdp ignores less
+	}
 	w("; Rendered by lucid-rdp for server %q. lucid-rdp rewrites this file: edit lucid-rdp.hcl instead.", name)
 	w("[Globals]")
 	w("ListenAddress=127.0.0.1")
-	w("ListenPort=3350")
+	w("ListenPort=%d", s.ListenPort)
 	w("EnableUserWindowManager=true")
 	w("UserWindowManager=startwm.sh")
 	w("DefaultWindowManager=startwm.sh")
@@ -125,15 +159,15 @@ func SesmanINI(name string, c drivers.Config, maxSessions int, logFile string) [
 	w("AlwaysGroupCheck=false")
 	w("")
 	w("[Sessions]")
-	w("X11DisplayOffset=10")
-	w("MaxSessions=%d", max(maxSessions, 1)) // 0 would deny every login
+	w("X11DisplayOffset=%d", s.DisplayOffset)
+	w("MaxSessions=%d", max(s.MaxSessions, 1)) // 0 would deny every login
 	w("KillDisconnected=%v", disconnected > 0)
 	w("DisconnectedTimeLimit=%d", disconnected)
-	w("IdleTimeLimit=0")
+	w("IdleTimeLimit=%d", idle)
 	w("Policy=Default")
 	w("")
 	w("[Logging]")
-	w("LogFile=%s", logFile)
+	w("LogFile=%s", s.LogFile)
 	w("LogLevel=INFO")
 	w("EnableSyslog=false")
 	w("")
