@@ -160,6 +160,100 @@ server "other" {
 	}
 }
 
+// TestDockerDeployments: two state folders on one engine are two deployments.
+// Each sees only its own containers, so an empty-spec apply of one leaves the
+// other's running, and a name the other holds is refused as not lucid-rdp's.
+// A container from before deployment ids (managed label, no deployment label)
+// is adopted.
+func TestDockerDeployments(t *testing.T) {
+	a, b := newHost(t), newHost(t)
+	cli := needDocker(t)
+	ctx := context.Background()
+	a.write("server \"dep-a\" {\n  driver = \"docker\"\n  image  = \"" + responderImage + "\"\n  port   = PORT+1\n}\n")
+	b.write("server \"dep-b\" {\n  driver = \"docker\"\n  image  = \"" + responderImage + "\"\n  port   = PORT+1\n}\n")
+	a.mustApply()
+	b.mustApply()
+
+	idOf := func(h *host) string {
+		t.Helper()
+		p := filepath.Join(h.dir, "state", docker.DeploymentFile)
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("deployment id: %v", err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v; want 0600", p, st.Mode().Perm())
+		}
+		raw, _ := os.ReadFile(p)
+		return strings.TrimSpace(string(raw))
+	}
+	depA, depB := idOf(a), idOf(b)
+	if depA == "" || depA == depB {
+		t.Fatalf("deployment ids %q and %q; want two different ones", depA, depB)
+	}
+	labelsOf := func(name string) map[string]string {
+		t.Helper()
+		ids := containersNamed(t, cli, docker.ContainerName(name))
+		if len(ids) != 1 {
+			t.Fatalf("%d containers named %s; want 1", len(ids), docker.ContainerName(name))
+		}
+		in, err := cli.ContainerInspect(ctx, ids[0], client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Container.Config.Labels
+	}
+	if got := labelsOf("dep-a")[docker.LabelDeployment]; got != depA {
+		t.Errorf("dep-a's container has deployment %q; want %q", got, depA)
+	}
+	bID := containersNamed(t, cli, docker.ContainerName("dep-b"))[0]
+
+	// a's empty spec destroys a's server only.
+	a.write("")
+	out := a.mustApply()
+	if !strings.Contains(out, "dep-a") || strings.Contains(out, "dep-b") {
+		t.Errorf("a's empty apply:\n%s", out)
+	}
+	if ids := containersNamed(t, cli, docker.ContainerName("dep-b")); len(ids) != 1 || ids[0] != bID {
+		t.Fatalf("b's container was touched by a's apply: %v", ids)
+	}
+	up(t, b.base+1)
+	if code, out := b.planCode(); code != 0 {
+		t.Errorf("b's plan after a's empty apply: exit %d\n%s", code, out)
+	}
+	if code, out := a.planCode(); code != 0 || strings.Contains(out, "dep-b") {
+		t.Errorf("a's plan lists b's server: exit %d\n%s", code, out)
+	}
+
+	// a wants the name b's container holds: refused, b's container untouched.
+	a.write("server \"dep-b\" {\n  driver = \"docker\"\n  image  = \"" + responderImage + "\"\n  port   = PORT+2\n}\n")
+	code, out := a.run("apply", "-auto-approve", "-no-color")
+	if code == 0 || !strings.Contains(out, "lucid-rdp-dep-b exists and is not lucid-rdp's") {
+		t.Errorf("a's apply of b's name: exit %d\n%s", code, out)
+	}
+	if ids := containersNamed(t, cli, docker.ContainerName("dep-b")); len(ids) != 1 || ids[0] != bID {
+		t.Fatalf("b's container was touched by a's clashing apply: %v", ids)
+	}
+	a.write("")
+
+	// A container from a lucid-rdp before deployment ids is adopted.
+	old, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: docker.ContainerName("dep-old"), Config: &container.Config{
+		Image:  responderImage,
+		Labels: map[string]string{docker.LabelManaged: "true", docker.LabelServer: "dep-old"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.ContainerRemove(ctx, old.ID, client.ContainerRemoveOptions{Force: true})
+	if code, out := a.planCode(); code != 2 || !strings.Contains(out, "# dep-old will be destroyed") {
+		t.Errorf("a's plan with a container from before deployment ids: exit %d\n%s", code, out)
+	}
+	a.mustApply()
+	if ids := containersNamed(t, cli, docker.ContainerName("dep-old")); len(ids) != 0 {
+		t.Errorf("the adopted container was not destroyed: %v", ids)
+	}
+}
+
 // xrdpImage is the real xrdp image the tests build with images/xrdp/build.sh.
 const xrdpImage = "lucid/xrdp:integration"
 

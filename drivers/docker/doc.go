@@ -3,10 +3,15 @@
 // version (Debian 12's engine speaks 1.41).
 //
 // Ownership: every container lucid-rdp creates carries the labels
-// io.lucid-rdp.managed=true, io.lucid-rdp.server=NAME and
-// io.lucid-rdp.spec-hash=HASH and is named lucid-rdp-NAME. A container without
-// the managed label does not exist for this package, even when its name matches;
-// such a name clash fails that server with a message saying so.
+// io.lucid-rdp.managed=true, io.lucid-rdp.server=NAME,
+// io.lucid-rdp.spec-hash=HASH and io.lucid-rdp.deployment=ID and is named
+// lucid-rdp-NAME. ID is made once per state folder and kept in
+// state_dir/deployment-id, so several lucid-rdp deployments (say, two test runs)
+// can share one engine. A container without the managed label, or with another
+// deployment's id, does not exist for this package, even when its name matches;
+// such a name clash fails that server with a message saying so. Containers from
+// a lucid-rdp that predates deployment ids (managed label, no deployment label)
+// are adopted, so an upgrade does not orphan them.
 //
 // Each server's rendered xrdp.ini and sesman.ini live in
 // state_dir/docker/NAME/ and are bind-mounted read-only over the image's own, so

@@ -2,14 +2,21 @@ package docker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -35,6 +42,9 @@ const (
 	LabelManaged  = "io.lucid-rdp.managed"
 	LabelServer   = "io.lucid-rdp.server"
 	LabelSpecHash = "io.lucid-rdp.spec-hash"
+	// LabelDeployment holds the id of the deployment (one state folder) that
+	// made the container; see DeploymentFile.
+	LabelDeployment = "io.lucid-rdp.deployment"
 	// LabelConfig holds the restart-relevant config as JSON, so a replace can
 	// say which field forces it.
 	LabelConfig = "io.lucid-rdp.config"
@@ -55,14 +65,27 @@ const (
 // StartTimeout bounds how long Start waits for a new container to answer RDP.
 const StartTimeout = 30 * time.Second
 
+// DeploymentFile is the file in the state folder that holds the deployment id:
+// the value of LabelDeployment on every container this state folder's lucid-rdp
+// makes. It is made at the first Start, never by List or plan.
+const DeploymentFile = "deployment-id"
+
+// deploymentRE is the shape of a deployment id: 32 lowercase hex digits.
+var deploymentRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
 // Driver runs xrdp servers as Docker containers.
 type Driver struct {
 	// Dir holds one folder of rendered configs per server: state_dir/docker.
 	Dir string
+	// IDFile holds this deployment's id: state_dir/deployment-id.
+	IDFile string
 	// Log receives the driver's logs.
 	Log hclog.Logger
 
 	cli *client.Client
+
+	mu         sync.Mutex
+	deployment string // read or made once, then kept
 }
 
 // New returns a driver for the engine the environment names (DOCKER_HOST, or
@@ -76,7 +99,82 @@ func New(stateDir string, log hclog.Logger) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}
-	return &Driver{Dir: filepath.Join(stateDir, "docker"), Log: log.Named(Name), cli: cli}, nil
+	return &Driver{
+		Dir:    filepath.Join(stateDir, "docker"),
+		IDFile: filepath.Join(stateDir, DeploymentFile),
+		Log:    log.Named(Name),
+		cli:    cli,
+	}, nil
+}
+
+// readDeployment returns this deployment's id, or "" when none was made yet
+// (then no container is this deployment's but those made before ids existed).
+func (d *Driver) readDeployment() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.readDeploymentLocked()
+}
+
+func (d *Driver) readDeploymentLocked() (string, error) {
+	if d.deployment != "" {
+		return d.deployment, nil
+	}
+	b, err := os.ReadFile(d.IDFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("docker: deployment id: %w", err)
+	}
+	id := strings.TrimSpace(string(b))
+	if !deploymentRE.MatchString(id) {
+		return "", fmt.Errorf("docker: deployment id: %s does not hold one (32 hex digits); lucid-rdp will not guess which containers are its own", d.IDFile)
+	}
+	d.deployment = id
+	return id, nil
+}
+
+// ensureDeployment returns this deployment's id, making it when there is none.
+// The id is written to a temp file and linked into place, so two lucid-rdp
+// processes on one fresh state folder end up with the same id: link never
+// replaces a file another wrote first.
+func (d *Driver) ensureDeployment() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if id, err := d.readDeploymentLocked(); id != "" || err != nil {
+		return id, err
+	}
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("docker: deployment id: %w", err)
+	}
+	id := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(filepath.Dir(d.IDFile), 0o755); err != nil {
+		return "", fmt.Errorf("docker: deployment id: %w", err)
+	}
+	tmp := d.IDFile + "." + id[:8] + ".new"
+	if err := atomicfile.Write(tmp, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("docker: deployment id: %w", err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, d.IDFile); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("docker: deployment id: %w", err)
+	}
+	return d.readDeploymentLocked() // ours, or the one another process linked first
+}
+
+// ours reports whether a container (or volume, or event actor) with these
+// labels belongs to this deployment, whose id is deployment ("" when none was
+// made yet). Containers made by a lucid-rdp from before deployment ids carry
+// the managed label but no deployment label: they are adopted as ours, so that
+// upgrading lucid-rdp does not orphan running servers (their replacements get
+// the label). On an engine shared by several state folders, each adopts them.
+func ours(labels map[string]string, deployment string) bool {
+	if labels[LabelManaged] != "true" || labels[LabelServer] == "" {
+		return false
+	}
+	dep := labels[LabelDeployment]
+	return dep == "" || dep == deployment
 }
 
 // Name implements drivers.Driver.
@@ -86,8 +184,13 @@ func managedFilter() client.Filters {
 	return client.Filters{}.Add("label", LabelManaged+"=true")
 }
 
-// List implements drivers.Driver: one call, filtered by the managed label.
+// List implements drivers.Driver: one call, filtered by the managed label;
+// containers of other deployments are left out.
 func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
+	dep, err := d.readDeployment()
+	if err != nil {
+		return nil, err
+	}
 	res, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: managedFilter()})
 	if err != nil {
 		return nil, fmt.Errorf("docker: engine unreachable: %w", err)
@@ -95,7 +198,7 @@ func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
 	var out []drivers.Instance
 	for _, c := range res.Items {
 		name := c.Labels[LabelServer]
-		if c.Labels[LabelManaged] != "true" || name == "" {
+		if !ours(c.Labels, dep) {
 			continue
 		}
 		in := drivers.Instance{
@@ -145,8 +248,12 @@ func (d *Driver) writeSettings(name string, s drivers.Settings) error {
 	return atomicfile.Write(d.settingsPath(name), append(b, '\n'), 0o600)
 }
 
-// owned returns the IDs of lucid-rdp's containers for server name.
+// owned returns the IDs of this deployment's containers for server name.
 func (d *Driver) owned(ctx context.Context, name string) ([]string, error) {
+	dep, err := d.readDeployment()
+	if err != nil {
+		return nil, err
+	}
 	f := managedFilter().Add("label", LabelServer+"="+name)
 	res, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
@@ -154,7 +261,7 @@ func (d *Driver) owned(ctx context.Context, name string) ([]string, error) {
 	}
 	var ids []string
 	for _, c := range res.Items {
-		if c.Labels[LabelManaged] == "true" && c.Labels[LabelServer] == name {
+		if ours(c.Labels, dep) && c.Labels[LabelServer] == name {
 			ids = append(ids, c.ID)
 		}
 	}
@@ -168,6 +275,10 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		return drivers.Instance{}, fmt.Errorf("docker: %s: no image", want.Name)
 	}
 	t0 := time.Now()
+	dep, err := d.ensureDeployment()
+	if err != nil {
+		return drivers.Instance{}, err
+	}
 	// Leftovers of an earlier container of ours (exited, or stopped for a
 	// replace) go first; they hold the name.
 	ids, err := d.owned(ctx, want.Name)
@@ -228,10 +339,11 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 			Env:          env,
 			ExposedPorts: network.PortSet{port: struct{}{}},
 			Labels: map[string]string{
-				LabelManaged:  "true",
-				LabelServer:   want.Name,
-				LabelSpecHash: hash,
-				LabelConfig:   string(cfgJSON),
+				LabelManaged:    "true",
+				LabelServer:     want.Name,
+				LabelSpecHash:   hash,
+				LabelDeployment: dep,
+				LabelConfig:     string(cfgJSON),
 			},
 		},
 		HostConfig: &container.HostConfig{
@@ -246,8 +358,8 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	})
 	if err != nil {
 		if cerrdefs.IsConflict(err) {
-			return drivers.Instance{}, fmt.Errorf("docker: %s: a container named %s exists and is not lucid-rdp's (it has no %s=true label); lucid-rdp will not touch it: rename or remove it, or rename this server",
-				want.Name, ContainerName(want.Name), LabelManaged)
+			return drivers.Instance{}, fmt.Errorf("docker: %s: a container named %s exists and is not lucid-rdp's (it has no %s=true label, or another deployment's %s); lucid-rdp will not touch it: rename or remove it, or rename this server",
+				want.Name, ContainerName(want.Name), LabelManaged, LabelDeployment)
 		}
 		return drivers.Instance{}, fmt.Errorf("docker: %s: create: %w", want.Name, err)
 	}
@@ -331,7 +443,7 @@ func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance
 }
 
 // Notify implements drivers.Notifier from the engine's event stream: a
-// labelled container that dies, is OOM-killed or destroyed. When the stream
+// container of this deployment that dies, is OOM-killed or destroyed. When the stream
 // breaks (the engine stopped), the engine is pinged with backoff (at most every
 // 5 s); once it answers, a note is sent so the caller looks again, and the
 // stream is reopened from the last event seen.
@@ -380,8 +492,11 @@ func (d *Driver) Notify(ctx context.Context) <-chan string {
 					if m.TimeNano > 0 {
 						since = time.Unix(0, m.TimeNano)
 					}
-					if name := m.Actor.Attributes[LabelServer]; name != "" {
-						send(name)
+					// Event attributes carry the container's labels. The id
+					// is read per event: the first Start may make it.
+					dep, _ := d.readDeployment()
+					if ours(m.Actor.Attributes, dep) {
+						send(m.Actor.Attributes[LabelServer])
 					}
 				case err := <-res.Err:
 					if ctx.Err() == nil {
