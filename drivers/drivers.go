@@ -35,12 +35,6 @@ type Driver interface {
 	Update(ctx context.Context, d Desired) error
 }
 
-// SessionCounter is implemented by drivers that can count live sessions from
-// the host's socket table, read once per pass by the caller.
-type SessionCounter interface {
-	CountSessions(ctx context.Context, instances []Instance, tab *socktab.Table) map[string]int
-}
-
 // State is what a driver knows of an instance.
 type State string
 
@@ -71,6 +65,9 @@ type Instance struct {
 	StartedAt time.Time `json:"started_at,omitzero"`
 	// Detail says more about the state, such as why a server is not running.
 	Detail string `json:"detail,omitempty"`
+	// Warning is something an operator must know about a running server, such
+	// as a limit that cannot be enforced on this host, and what to do about it.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Desired is what a driver needs to run one server.
@@ -176,19 +173,41 @@ type Notifier interface {
 	Notify(ctx context.Context) <-chan string
 }
 
-// Session is one live connection to a server.
+// Session is one logged-in user on a server: a desktop that sesman started,
+// with the connection that shows it, if one does. A connection still at the
+// login screen (or one whose login failed) is not a session.
 type Session struct {
+	// Server is the server's name.
 	Server string `json:"server"`
-	// Client is the peer's address:port.
-	Client string `json:"client"`
-	// PID is the process serving the session, where visible.
-	PID int `json:"pid,omitempty"`
+	// User is the account logged in, where visible.
+	User string `json:"user,omitempty"`
+	// Display is the X display number of the session (":Display").
+	Display int `json:"display,omitempty"`
+	// State is SessionActive while a client is connected, else SessionDisconnected.
+	State string `json:"state"`
+	// Client is the connected client's address:port; empty while disconnected.
+	Client string `json:"client,omitempty"`
+	// PID is the xrdp process serving the connection, or the session's X server
+	// while disconnected. StartTime is its start time in clock ticks since boot,
+	// as /proc/PID/stat says: together they identify the process.
+	PID       int    `json:"pid,omitempty"`
+	StartTime uint64 `json:"pid_start_time,omitempty"`
+	// StartedAt is when the session (its X server) started.
+	StartedAt time.Time `json:"started_at,omitzero"`
 }
 
-// SessionLister is implemented by drivers that can list live sessions from the
-// host's socket table.
+// Session states.
+const (
+	SessionActive       = "active"
+	SessionDisconnected = "disconnected"
+)
+
+// SessionLister is implemented by drivers that can list the live sessions of
+// their servers. tab is the host's socket table, read once per pass by the
+// caller. Exited instances are asked too: a drained listener's sessions
+// outlive it.
 type SessionLister interface {
-	ListSessions(ctx context.Context, instances []Instance, tab *socktab.Table) []Session
+	Sessions(ctx context.Context, instances []Instance, tab *socktab.Table) []Session
 }
 
 // Drainer is implemented by drivers that can stop a server taking new

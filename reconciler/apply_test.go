@@ -193,7 +193,7 @@ func TestDrainWithoutDrainerKeepsServer(t *testing.T) {
 	if _, err := r.Reconcile(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	d.Sessions["k"] = 2
+	d.SessionCounts["k"] = 2
 	empty := mustSpec(t, "")
 	empty.Agent.StateDir = s.Agent.StateDir
 	d.Calls = nil
@@ -207,7 +207,7 @@ func TestDrainWithoutDrainerKeepsServer(t *testing.T) {
 	if !p.Empty() || len(p.Notes) != 1 || !strings.Contains(p.Notes[0].Note, "draining") {
 		t.Errorf("plan while draining: %+v notes %+v", p.Changes, p.Notes)
 	}
-	d.Sessions["k"] = 0
+	d.SessionCounts["k"] = 0
 	if _, err := r.Reconcile(context.Background(), empty); err != nil {
 		t.Fatal(err)
 	}

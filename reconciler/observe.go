@@ -23,6 +23,9 @@ type Observed struct {
 	Instances []drivers.Instance `json:"instances"`
 	// Sessions counts live sessions per server name.
 	Sessions map[string]int `json:"sessions,omitempty"`
+	// SessionList holds every live session the drivers found, the one list a
+	// pass and its readers (status, /v1/sessions) share.
+	SessionList []drivers.Session `json:"session_list,omitempty"`
 	// DriverErrors maps a driver that could not list its servers to why. Its
 	// servers are neither created nor destroyed while it is unreachable.
 	DriverErrors map[string]string `json:"driver_errors,omitempty"`
@@ -125,15 +128,21 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 			continue
 		}
 		obs.Instances = append(obs.Instances, lists[i]...)
-		if sc, ok := d.(drivers.SessionCounter); ok {
-			for name, n := range sc.CountSessions(ctx, lists[i], tab) {
-				if n > 0 {
-					obs.Sessions[name] = n
-				}
+		if sl, ok := d.(drivers.SessionLister); ok {
+			for _, ss := range sl.Sessions(ctx, lists[i], tab) {
+				obs.Sessions[ss.Server]++
+				obs.SessionList = append(obs.SessionList, ss)
 			}
 		}
 	}
 	sort.Slice(obs.Instances, func(i, j int) bool { return lessName(obs.Instances[i].Name, obs.Instances[j].Name) })
+	sort.SliceStable(obs.SessionList, func(i, j int) bool {
+		a, b := obs.SessionList[i], obs.SessionList[j]
+		if a.Server != b.Server {
+			return lessName(a.Server, b.Server)
+		}
+		return a.Display < b.Display
+	})
 	obs.Listeners = foreignListeners(s, obs.Instances, tab)
 	return obs, nil
 }

@@ -154,6 +154,13 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		}
 	}
 
+	// What the drivers say an operator must know about running servers.
+	for _, in := range obs.Instances {
+		if in.Warning != "" && s.Server(in.Name) != nil {
+			p.Notes = append(p.Notes, Note{Server: in.Name, Note: in.Warning})
+		}
+	}
+
 	// Servers lucid-rdp owns that the spec no longer has.
 	for i := range obs.Instances {
 		in := &obs.Instances[i]

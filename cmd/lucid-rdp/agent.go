@@ -167,9 +167,19 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVER\tCLIENT\tPID")
+	fmt.Fprintln(tw, "SERVER\tUSER\tDISPLAY\tSTATE\tCLIENT\tSINCE\tPID")
 	for _, s := range ss {
-		fmt.Fprintf(tw, "%s\t%s\t%d\n", s.Server, s.Client, s.PID)
+		display, client, since := "-", s.Client, "-"
+		if s.Display > 0 {
+			display = fmt.Sprintf(":%d", s.Display)
+		}
+		if client == "" {
+			client = "-"
+		}
+		if !s.StartedAt.IsZero() {
+			since = s.StartedAt.Local().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Server, s.User, display, s.State, client, since, s.PID)
 	}
 	tw.Flush()
 	return exitOK

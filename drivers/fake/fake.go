@@ -22,8 +22,8 @@ type Driver struct {
 	mu sync.Mutex
 	// Instances are the servers the driver owns, by name.
 	Instances map[string]drivers.Instance
-	// Sessions are live session counts by name.
-	Sessions map[string]int
+	// SessionCounts are live session counts by name.
+	SessionCounts map[string]int
 	// ListErr, when set, is returned by List.
 	ListErr error
 	// StartErr fails Start for the named servers.
@@ -35,7 +35,7 @@ type Driver struct {
 
 // New returns an empty fake driver called name.
 func New(name string) *Driver {
-	return &Driver{DriverName: name, Instances: map[string]drivers.Instance{}, Sessions: map[string]int{}, StartErr: map[string]error{}}
+	return &Driver{DriverName: name, Instances: map[string]drivers.Instance{}, SessionCounts: map[string]int{}, StartErr: map[string]error{}}
 }
 
 // Name implements drivers.Driver.
@@ -104,13 +104,16 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	return nil
 }
 
-// CountSessions implements drivers.SessionCounter from Sessions.
-func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) map[string]int {
+// Sessions implements drivers.SessionLister from SessionCounts: that
+// many active sessions per server, with made-up users and displays.
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) []drivers.Session {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := map[string]int{}
+	var out []drivers.Session
 	for _, in := range instances {
-		out[in.Name] = d.Sessions[in.Name]
+		for i := range d.SessionCounts[in.Name] {
+			out = append(out, drivers.Session{Server: in.Name, User: fmt.Sprintf("user%d", i+1), Display: 10 + i, State: drivers.SessionActive})
+		}
 	}
 	return out
 }

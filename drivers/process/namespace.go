@@ -8,18 +8,27 @@ import (
 )
 
 // helperArg, as the first argument of lucid-rdp's own executable, makes it the
-// namespace helper instead of the CLI: it is started by Start in a new mount
-// namespace, gives that namespace its own /run/xrdp, and execs xrdp. The check
-// runs from init so it works in any binary that links this package (the CLI and
-// test binaries alike).
+// namespace helper instead of the CLI: Start runs it in a new mount namespace
+// (once for the server's sesman, once for its listener); it gives that
+// namespace the server's own /run/xrdp and sesman.ini, and execs the program.
+// The check runs from init so it works in any binary that links this package
+// (the CLI and test binaries alike).
+//
+//	lucid-rdp __lucid-rdp-xrdp-namespace RUNDIR SESMAN_INI PIDFILE PROGRAM ARGS...
 const helperArg = "__lucid-rdp-xrdp-namespace"
 
-// hostRunDir is xrdp 0.9's compiled-in runtime folder; its pid file lives here.
-const hostRunDir = "/run/xrdp"
+// Paths compiled into xrdp 0.9.
+const (
+	// hostRunDir is xrdp's runtime folder; its pid files live here.
+	hostRunDir = "/run/xrdp"
+	// hostSesmanINI is where xrdp looks up sesman's port at each login, and
+	// where chansrv reads its settings, whatever --config says.
+	hostSesmanINI = "/etc/xrdp/sesman.ini"
+)
 
 func init() {
-	if len(os.Args) > 3 && os.Args[1] == helperArg {
-		if err := runHelper(os.Args[2], os.Args[3:]); err != nil {
+	if len(os.Args) > 5 && os.Args[1] == helperArg {
+		if err := runHelper(os.Args[2], os.Args[3], os.Args[4], os.Args[5:]); err != nil {
 			fmt.Fprintf(os.Stderr, "lucid-rdp: xrdp namespace: %v\n", err)
 			os.Exit(1)
 		}
@@ -27,11 +36,18 @@ func init() {
 }
 
 // runHelper runs in a fresh mount namespace (CLONE_NEWNS). It mounts runDir over
-// /run/xrdp, with the host's /run/xrdp/sockdir bound back inside, then replaces
-// itself with argv.
-func runHelper(runDir string, argv []string) error {
-	// Nothing mounted here may leak back to the host.
-	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+// /run/xrdp, with the host's /run/xrdp/sockdir bound back inside (xrdp finds
+// the X servers' sockets there, whichever namespace started them), binds
+// sesmanINI over /etc/xrdp/sesman.ini, removes a stale pidFile of an earlier
+// instance, then replaces itself with argv.
+//
+// The binds are taken at start: an atomic rewrite of sesmanINI replaces the
+// file, and xrdp keeps seeing the one it started with. That is enough, since
+// xrdp reads only ListenPort from it, and a server keeps its port for life.
+func runHelper(runDir, sesmanINI, pidFile string, argv []string) error {
+	// Mounts made here never propagate back to the host; the host's later mounts
+	// (a USB disk, an NFS home) still reach the sessions started in here.
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
 	hostSock := filepath.Join(hostRunDir, "sockdir")
@@ -54,7 +70,10 @@ func runHelper(runDir string, argv []string) error {
 	if err := syscall.Mount(runDir, hostRunDir, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s over %s: %w", runDir, hostRunDir, err)
 	}
-	// A pid file left by a listener that was killed would stop the next one.
-	_ = os.Remove(filepath.Join(hostRunDir, "xrdp.pid"))
+	if err := syscall.Mount(sesmanINI, hostSesmanINI, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s over %s: %w", sesmanINI, hostSesmanINI, err)
+	}
+	// A pid file left by an instance that was killed would stop the next one.
+	_ = os.Remove(filepath.Join(hostRunDir, filepath.Base(pidFile)))
 	return syscall.Exec(argv[0], argv, os.Environ())
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +37,8 @@ type Driver struct {
 	ServersDir string
 	// Xrdp is the xrdp executable; found on PATH (and /usr/sbin) when empty.
 	Xrdp string
+	// Sesman is the xrdp-sesman executable; found like Xrdp when empty.
+	Sesman string
 	// Log receives the driver's logs.
 	Log hclog.Logger
 
@@ -46,6 +47,10 @@ type Driver struct {
 
 	mu    sync.Mutex
 	watch *exitWatch // set by Notify
+
+	// allocMu makes choosing a sesman port and display block, and writing them
+	// to the record, one step for servers started side by side.
+	allocMu sync.Mutex
 }
 
 // watching returns the exit watch, or nil when nobody called Notify.
@@ -75,14 +80,28 @@ type record struct {
 	// Format is the record's format version.
 	Format int    `json:"format"`
 	Name   string `json:"name"`
+	// Identity is the listener's.
 	procfs.Identity
-	Config    drivers.Config   `json:"config"`
-	Hash      string           `json:"hash"`
-	Settings  drivers.Settings `json:"settings"`
-	StartedAt time.Time        `json:"started_at"`
+	// Sesman is the identity of the server's own xrdp-sesman; nil when the
+	// server shares the host's (see SharedSesman) or was started by a lucid-rdp
+	// that did not give servers their own.
+	Sesman *procfs.Identity `json:"sesman,omitempty"`
+	// SesmanPort is the loopback port of the server's sesman, allocated once and
+	// kept for the server's life.
+	SesmanPort int `json:"sesman_port,omitempty"`
+	// DisplayOffset is the first X display of the server's block.
+	DisplayOffset int `json:"display_offset,omitempty"`
+	// SharedSesman is set when the server could not have a sesman of its own
+	// (lucid-rdp was not root: no mount namespace), so logins go to the host's.
+	SharedSesman bool             `json:"shared_sesman,omitempty"`
+	Config       drivers.Config   `json:"config"`
+	Hash         string           `json:"hash"`
+	Settings     drivers.Settings `json:"settings"`
+	StartedAt    time.Time        `json:"started_at"`
 }
 
-const recordFormat = 1
+// recordFormat 2 added the server's own sesman.
+const recordFormat = 2
 
 func (d *Driver) dir(name string) string { return filepath.Join(d.ServersDir, name) }
 
@@ -124,13 +143,26 @@ func (r *record) instance() drivers.Instance {
 	switch {
 	case r.PID == 0:
 		in.Detail = "not started"
-	case r.Matches():
-		in.State = drivers.StateRunning
-	default:
+	case !r.Matches():
 		in.Detail = fmt.Sprintf("listener pid %d has exited", r.PID)
+	case r.SharedSesman:
+		in.State = drivers.StateRunning
+		in.Warning = sharedSesmanWarning
+	case r.Sesman == nil:
+		in.Detail = "it has no xrdp-sesman of its own (started by an older lucid-rdp)"
+	case !r.Sesman.Matches():
+		in.Detail = fmt.Sprintf("its xrdp-sesman (pid %d) has exited", r.Sesman.PID)
+	default:
+		in.State = drivers.StateRunning
 	}
 	return in
 }
+
+// sharedSesmanWarning says what a server without its own sesman lacks, and
+// what to do about it.
+const sharedSesmanWarning = "no xrdp-sesman of its own (lucid-rdp is not root, so it cannot give the server a mount namespace): " +
+	"logins go to the host's sesman on port 3350 with the host's limits, not this server's sessions block; " +
+	"run lucid-rdp as root, or start the host's sesman (systemctl enable --now xrdp-sesman)"
 
 // List implements drivers.Driver: one instance per record folder.
 func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
@@ -155,7 +187,7 @@ func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
 		}
 		in := r.instance()
 		if w := d.watching(); w != nil && in.State == drivers.StateRunning {
-			w.add(r.Name, r.Identity)
+			d.watchRecord(w, r)
 		}
 		out = append(out, in)
 	}
@@ -178,7 +210,13 @@ func (d *Driver) xrdpPath() (string, error) {
 	return filepath.EvalSymlinks(p)
 }
 
-// Start implements drivers.Driver.
+// Start implements drivers.Driver. As root, the server gets its own
+// xrdp-sesman and its own listener, each in a private mount namespace where
+// the server's sesman.ini is /etc/xrdp/sesman.ini. A sesman of the server that
+// is still alive (the listener alone died, or is being replaced) is kept, with
+// its config rewritten and reloaded: stopping a sesman leaves its sessions
+// running but unknown to the next one, so lucid-rdp never restarts one that
+// works.
 func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Instance, error) {
 	c := want.Config
 	xrdp, err := d.xrdpPath()
@@ -186,7 +224,8 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		return drivers.Instance{}, err
 	}
 	dir := d.dir(want.Name)
-	if old, err := d.readRecord(want.Name); err == nil && old.Matches() {
+	old, _ := d.readRecord(want.Name)
+	if old != nil && old.Matches() {
 		return drivers.Instance{}, fmt.Errorf("process: %s: already running as pid %d", want.Name, old.PID)
 	}
 	// The planner skips ports held by others, but one may have been taken since.
@@ -205,68 +244,209 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return drivers.Instance{}, fmt.Errorf("process: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if err := os.Chmod(dir, 0o711); err != nil { // sessions run as their users and read sesman.ini through the bind
 		return drivers.Instance{}, fmt.Errorf("process: %w", err)
-	}
-	logFile := filepath.Join(dir, "xrdp.log")
-	ini := filepath.Join(dir, "xrdp.ini")
-	if err := atomicfile.Write(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
-		return drivers.Instance{}, fmt.Errorf("process: %s: %w", want.Name, err)
-	}
-	out, err := os.OpenFile(filepath.Join(dir, "xrdp.out"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return drivers.Instance{}, fmt.Errorf("process: %w", err)
-	}
-	defer out.Close()
-
-	argv := []string{xrdp, "--nodaemon", "--config", ini}
-	attr := &syscall.SysProcAttr{Setsid: true}
-	if os.Geteuid() == 0 {
-		self, err := os.Executable()
-		if err != nil {
-			return drivers.Instance{}, fmt.Errorf("process: %w", err)
-		}
-		argv = append([]string{self, helperArg, runDir}, argv...)
-		attr.Cloneflags = syscall.CLONE_NEWNS
-	} else if _, err := os.Stat(d.pidFile); err == nil {
-		return drivers.Instance{}, fmt.Errorf("process: %s: %s exists (Debian's xrdp service is running, or left it), and xrdp 0.9 will not start beside it; "+
-			"run lucid-rdp as root so each listener gets a private /run/xrdp, or stop the service (systemctl disable --now xrdp)", want.Name, d.pidFile)
-	}
-	cmd := &exec.Cmd{Path: argv[0], Args: argv, Dir: dir, Stdout: out, Stderr: out, SysProcAttr: attr}
-	if err := cmd.Start(); err != nil {
-		return drivers.Instance{}, fmt.Errorf("process: %s: start xrdp: %w", want.Name, err)
-	}
-	pid := cmd.Process.Pid
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait() // reap; the listener is in its own session and may outlive us
-		close(done)
-	}()
-	st, err := procfs.StartTime(pid)
-	if err != nil {
-		return drivers.Instance{}, fmt.Errorf("process: %s: xrdp exited at once: %s", want.Name, tail(dir))
 	}
 	rec := &record{
 		Name:      want.Name,
-		Identity:  procfs.Identity{PID: pid, StartTime: st, Exe: xrdp},
 		Config:    c,
 		Hash:      c.Hash(),
 		Settings:  want.Settings,
 		StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 	}
+	root := os.Geteuid() == 0
+	if !root {
+		rec.SharedSesman = true
+		if _, err := os.Stat(d.pidFile); err == nil {
+			return drivers.Instance{}, fmt.Errorf("process: %s: %s exists (Debian's xrdp service is running, or left it), and xrdp 0.9 will not start beside it; "+
+				"run lucid-rdp as root so each listener gets a private /run/xrdp, or stop the service (systemctl disable --now xrdp)", want.Name, d.pidFile)
+		}
+	}
+
+	var sesmanDone <-chan struct{}
+	if root {
+		keep := old != nil && old.Sesman != nil && old.SesmanPort != 0 && old.Sesman.Matches()
+		if keep {
+			rec.Sesman = old.Sesman // the record must never lose a live process
+		}
+		if err := d.allocate(want.Name, rec, old, keep); err != nil {
+			return drivers.Instance{}, err
+		}
+		changed, err := d.writeSesmanINI(rec)
+		if err != nil {
+			return drivers.Instance{}, err
+		}
+		if keep {
+			if changed {
+				d.reloadSesman(rec)
+			}
+		} else {
+			id, done, err := d.startSesman(rec)
+			if err != nil {
+				return drivers.Instance{}, err
+			}
+			rec.Sesman, sesmanDone = &id, done
+			if err := d.writeRecord(rec); err != nil {
+				_ = syscall.Kill(id.PID, syscall.SIGKILL)
+				return drivers.Instance{}, fmt.Errorf("process: %s: write record: %w", want.Name, err)
+			}
+		}
+	}
+
+	logFile := filepath.Join(dir, "xrdp.log")
+	ini := filepath.Join(dir, "xrdp.ini")
+	if err := atomicfile.Write(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
+		return drivers.Instance{}, fmt.Errorf("process: %s: %w", want.Name, err)
+	}
+	id, done, err := d.spawn(rec, xrdp, "xrdp.out", "xrdp.pid", xrdp, "--nodaemon", "--config", ini)
+	if err != nil {
+		return drivers.Instance{}, fmt.Errorf("process: %s: start xrdp: %w", want.Name, err)
+	}
+	rec.Identity = id
 	if err := d.writeRecord(rec); err != nil {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(id.PID, syscall.SIGKILL)
 		return drivers.Instance{}, fmt.Errorf("process: %s: write record: %w", want.Name, err)
+	}
+	if rec.Sesman != nil {
+		if err := waitListening(ctx, rec.SesmanPort, sesmanDone); err != nil {
+			_ = d.Stop(context.WithoutCancel(ctx), want.Name, time.Second, false)
+			return drivers.Instance{}, fmt.Errorf("process: %s: xrdp-sesman: %w: %s", want.Name, err, tail(dir, "sesman.out", "xrdp-sesman.log"))
+		}
 	}
 	if err := waitUp(ctx, c.Address, c.Port, done); err != nil {
 		_ = d.Stop(context.WithoutCancel(ctx), want.Name, time.Second, false)
-		return drivers.Instance{}, fmt.Errorf("process: %s: %w: %s", want.Name, err, tail(dir))
+		return drivers.Instance{}, fmt.Errorf("process: %s: %w: %s", want.Name, err, tail(dir, "xrdp.out", "xrdp.log"))
 	}
 	if w := d.watching(); w != nil {
-		w.add(want.Name, rec.Identity)
+		d.watchRecord(w, rec)
 	}
-	d.Log.Debug("started", "server", want.Name, "pid", pid, "port", c.Port)
+	d.Log.Debug("started", "server", want.Name, "pid", id.PID, "port", c.Port, "sesman_port", rec.SesmanPort, "display_offset", rec.DisplayOffset)
 	return rec.instance(), nil
+}
+
+// spawn starts argv as part of server rec: in its own session, so it outlives
+// lucid-rdp, and as root in a private mount namespace (see runHelper). exe is
+// the executable the kernel will report for it. done is closed when it exits.
+func (d *Driver) spawn(rec *record, exe, outName, pidFile string, argv ...string) (procfs.Identity, <-chan struct{}, error) {
+	dir := d.dir(rec.Name)
+	out, err := os.OpenFile(filepath.Join(dir, outName), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return procfs.Identity{}, nil, err
+	}
+	defer out.Close()
+	attr := &syscall.SysProcAttr{Setsid: true}
+	if !rec.SharedSesman {
+		self, err := os.Executable()
+		if err != nil {
+			return procfs.Identity{}, nil, err
+		}
+		argv = append([]string{self, helperArg, filepath.Join(dir, "run"), filepath.Join(dir, "sesman.ini"), pidFile}, argv...)
+		attr.Cloneflags = syscall.CLONE_NEWNS
+	}
+	cmd := &exec.Cmd{Path: argv[0], Args: argv, Dir: dir, Stdout: out, Stderr: out, SysProcAttr: attr}
+	if err := cmd.Start(); err != nil {
+		return procfs.Identity{}, nil, err
+	}
+	pid := cmd.Process.Pid
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // reap; the process is in its own session and may outlive us
+		close(done)
+	}()
+	st, err := procfs.StartTime(pid)
+	if err != nil {
+		return procfs.Identity{}, nil, fmt.Errorf("%s exited at once: %s", filepath.Base(exe), tail(dir, outName))
+	}
+	return procfs.Identity{PID: pid, StartTime: st, Exe: exe}, done, nil
+}
+
+// startSesman starts the server's own xrdp-sesman on rec's port and display block.
+func (d *Driver) startSesman(rec *record) (procfs.Identity, <-chan struct{}, error) {
+	sesman, err := d.sesmanPath()
+	if err != nil {
+		return procfs.Identity{}, nil, err
+	}
+	ini := filepath.Join(d.dir(rec.Name), "sesman.ini")
+	id, done, err := d.spawn(rec, sesman, "sesman.out", "xrdp-sesman.pid", sesman, "--nodaemon", "--config", ini)
+	if err != nil {
+		return procfs.Identity{}, nil, fmt.Errorf("process: %s: start xrdp-sesman: %w", rec.Name, err)
+	}
+	return id, done, nil
+}
+
+// sesmanINI renders rec's sesman.ini.
+func (d *Driver) sesmanINI(rec *record) []byte {
+	return xrdpconf.Sesman{
+		ListenPort:          rec.SesmanPort,
+		DisplayOffset:       rec.DisplayOffset,
+		MaxSessions:         rec.Settings.MaxSessions,
+		IdleTimeout:         time.Duration(rec.Settings.IdleTimeout),
+		DisconnectedTimeout: time.Duration(rec.Config.DisconnectedTimeout),
+		LogFile:             filepath.Join(d.dir(rec.Name), "xrdp-sesman.log"),
+	}.INI(rec.Name)
+}
+
+// writeSesmanINI writes rec's sesman.ini and reports whether it changed.
+func (d *Driver) writeSesmanINI(rec *record) (bool, error) {
+	path := filepath.Join(d.dir(rec.Name), "sesman.ini")
+	b := d.sesmanINI(rec)
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
+		return false, nil
+	}
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
+		return false, fmt.Errorf("process: %s: %w", rec.Name, err)
+	}
+	return true, nil
+}
+
+// reloadSesman asks the server's sesman to read its config again (SIGHUP):
+// limits change for the next login, and live sessions go on.
+func (d *Driver) reloadSesman(rec *record) {
+	if rec.Sesman != nil && rec.Sesman.Matches() {
+		if err := syscall.Kill(rec.Sesman.PID, syscall.SIGHUP); err == nil {
+			d.Log.Debug("sesman reloaded", "server", rec.Name, "pid", rec.Sesman.PID)
+		}
+	}
+}
+
+// sesmanPath finds xrdp-sesman, resolved as /proc/PID/exe reports it.
+func (d *Driver) sesmanPath() (string, error) {
+	p := d.Sesman
+	if p == "" {
+		var err error
+		if p, err = exec.LookPath("xrdp-sesman"); err != nil {
+			if _, serr := os.Stat("/usr/sbin/xrdp-sesman"); serr != nil {
+				return "", errors.New("process: xrdp-sesman is not installed (Debian: apt-get install xrdp)")
+			}
+			p = "/usr/sbin/xrdp-sesman"
+		}
+	}
+	return filepath.EvalSymlinks(p)
+}
+
+// waitListening waits until something listens on loopback port (sesman, which
+// binds ::1 or 127.0.0.1 as the host allows), the process exits, or time runs
+// out. It reads the socket table and never dials: a dial to a port nobody
+// listens on yet can connect to itself.
+func waitListening(ctx context.Context, port int, done <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
+	defer cancel()
+	for delay := time.Millisecond; ; delay = min(delay*2, 50*time.Millisecond) {
+		if tab, err := socktab.Read(); err == nil {
+			for _, addr := range []string{"127.0.0.1", "::1"} {
+				if _, ok := tab.ListenerOn(addr, port); ok {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-done:
+			return errors.New("it exited before it listened")
+		case <-ctx.Done():
+			return fmt.Errorf("nothing listens on port %d within %s", port, StartTimeout)
+		case <-time.After(delay):
+		}
+	}
 }
 
 // waitUp probes until the listener answers RDP, the process exits, or time runs out.
@@ -290,10 +470,10 @@ func waitUp(ctx context.Context, address string, port int, done <-chan struct{})
 	}
 }
 
-// tail returns the last lines xrdp wrote, to say why it failed.
-func tail(dir string) string {
+// tail returns the last lines xrdp or sesman wrote in files, to say why it failed.
+func tail(dir string, files ...string) string {
 	var lines []string
-	for _, f := range []string{"xrdp.out", "xrdp.log"} {
+	for _, f := range files {
 		b, _ := os.ReadFile(filepath.Join(dir, f))
 		for _, l := range strings.Split(string(bytes.TrimSpace(b)), "\n") {
 			if l = strings.TrimSpace(l); l != "" {
@@ -310,8 +490,11 @@ func tail(dir string) string {
 	return "xrdp said: " + strings.Join(lines, " | ")
 }
 
-// Stop implements drivers.Driver. It signals only a pid whose record still
-// matches the live process.
+// Stop implements drivers.Driver. Without forget it stops the listener only:
+// the server's sesman goes on looking after the live sessions (a drain, or the
+// first half of a replace, whose start keeps it). With forget it stops the
+// sesman too and drops the record; sessions still running then go on without
+// a sesman. It signals only processes whose identity still matches the record.
 func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, forget bool) error {
 	r, err := d.readRecord(name)
 	if errors.Is(err, os.ErrNotExist) {
@@ -324,43 +507,53 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 		return err
 	}
 	if w := d.watching(); w != nil {
-		w.remove(name) // a stop on purpose is not news
+		if forget {
+			w.remove(name) // a stop on purpose is not news
+		} else {
+			w.removeRole(name, roleListener)
+		}
 	}
 	if r.Matches() {
-		if err := d.terminate(ctx, r, grace); err != nil {
+		if err := terminate(ctx, r.Identity, grace); err != nil {
 			return fmt.Errorf("process: stop %s: %w", name, err)
 		}
 		d.Log.Debug("stopped", "server", name, "pid", r.PID)
 	}
-	if forget {
-		return os.RemoveAll(d.dir(name))
+	if !forget {
+		return nil
 	}
-	return nil
+	if r.Sesman != nil && r.Sesman.Matches() {
+		if err := terminate(ctx, *r.Sesman, grace); err != nil {
+			return fmt.Errorf("process: stop %s: xrdp-sesman: %w", name, err)
+		}
+		d.Log.Debug("stopped sesman", "server", name, "pid", r.Sesman.PID)
+	}
+	return os.RemoveAll(d.dir(name))
 }
 
-func (d *Driver) terminate(ctx context.Context, r *record, grace time.Duration) error {
-	if err := syscall.Kill(r.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+func terminate(ctx context.Context, id procfs.Identity, grace time.Duration) error {
+	if err := syscall.Kill(id.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
-	if waitGone(ctx, r, grace) {
+	if waitGone(ctx, id, grace) {
 		return nil
 	}
-	if !r.Matches() { // re-check right before the hard signal
+	if !id.Matches() { // re-check right before the hard signal
 		return nil
 	}
-	if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := syscall.Kill(id.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
-	if waitGone(ctx, r, 5*time.Second) {
+	if waitGone(ctx, id, 5*time.Second) {
 		return nil
 	}
-	return fmt.Errorf("pid %d survived SIGKILL", r.PID)
+	return fmt.Errorf("pid %d survived SIGKILL", id.PID)
 }
 
-func waitGone(ctx context.Context, r *record, limit time.Duration) bool {
+func waitGone(ctx context.Context, id procfs.Identity, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for delay := 500 * time.Microsecond; ; delay = min(delay*2, 20*time.Millisecond) {
-		if !r.Matches() {
+		if !id.Matches() {
 			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -370,41 +563,41 @@ func waitGone(ctx context.Context, r *record, limit time.Duration) bool {
 	}
 }
 
-// Update implements drivers.Driver: settings live in the record only.
+// Update implements drivers.Driver: the record takes the new settings, and the
+// server's sesman, whose sesman.ini carries sessions.max and idle_timeout,
+// reloads it. A larger max may need a new display block.
 func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	r, err := d.readRecord(want.Name)
 	if err != nil {
 		return fmt.Errorf("process: update %s: %w", want.Name, err)
 	}
 	r.Settings = want.Settings
-	return d.writeRecord(r)
-}
-
-// CountSessions implements drivers.SessionCounter: established connections to
-// each listener's port (also a drained listener's), less lucid-rdp's probes.
-func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) map[string]int {
-	return drivers.CountSessionSockets(instances, tab)
-}
-
-// ListSessions implements drivers.SessionLister.
-func (d *Driver) ListSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) []drivers.Session {
-	var out []drivers.Session
-	var inodes []uint64
-	for name, socks := range drivers.SessionSockets(instances, tab) {
-		for _, s := range socks {
-			out = append(out, drivers.Session{Server: name, Client: net.JoinHostPort(s.Remote.String(), strconv.Itoa(s.RemotePort))})
-			inodes = append(inodes, s.Inode)
-		}
+	if r.Sesman == nil || r.SharedSesman {
+		return d.writeRecord(r)
 	}
-	holders := socktab.Holders(inodes)
-	for i := range out {
-		out[i].PID = holders[inodes[i]].PID
+	if err := d.allocate(want.Name, r, r, true); err != nil {
+		return err
 	}
-	return out
+	changed, err := d.writeSesmanINI(r)
+	if err != nil {
+		return err
+	}
+	if changed {
+		d.reloadSesman(r)
+	}
+	return nil
 }
 
 // Drain implements drivers.Drainer: the listener stops; the sessions it forked
-// are separate processes and go on.
+// are separate processes and go on, looked after by the server's sesman.
 func (d *Driver) Drain(ctx context.Context, name string) error {
 	return d.Stop(ctx, name, 5*time.Second, false)
+}
+
+// watchRecord watches the listener and the sesman of rec for exits.
+func (d *Driver) watchRecord(w *exitWatch, rec *record) {
+	w.add(rec.Name, roleListener, rec.Identity)
+	if rec.Sesman != nil {
+		w.add(rec.Name, roleSesman, *rec.Sesman)
+	}
 }

@@ -86,6 +86,23 @@ func TestStartListStop(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].State != drivers.StateRunning {
 		t.Fatalf("List = %+v, %v", list, err)
 	}
+
+	// The server has its own sesman, on its own port, with the spec's limit.
+	r, err := d.readRecord("t1")
+	if err != nil || r.Sesman == nil || !r.Sesman.Matches() || r.SesmanPort < sesmanPortFirst || r.DisplayOffset < displayFirst {
+		t.Fatalf("record = %+v, %v; want a live sesman of its own", r, err)
+	}
+	sesman := *r.Sesman
+	ini := filepath.Join(d.dir("t1"), "sesman.ini")
+	iniHas := func(want string) bool {
+		b, _ := os.ReadFile(ini)
+		return strings.Contains(string(b), "\n"+want+"\n")
+	}
+	if !iniHas(fmt.Sprintf("ListenPort=%d", r.SesmanPort)) || !iniHas("MaxSessions=2") {
+		t.Errorf("sesman.ini does not carry the port and limit")
+	}
+
+	// An update rewrites sesman.ini and the same sesman reloads it.
 	want.Settings.MaxSessions = 5
 	if err := d.Update(ctx, want); err != nil {
 		t.Fatal(err)
@@ -93,6 +110,12 @@ func TestStartListStop(t *testing.T) {
 	if list, _ := d.List(ctx); list[0].Settings.MaxSessions != 5 {
 		t.Errorf("Update not recorded: %+v", list[0].Settings)
 	}
+	if !iniHas("MaxSessions=5") {
+		t.Error("Update did not reach sesman.ini")
+	}
+	waitForLog(t, filepath.Join(d.dir("t1"), "xrdp-sesman.log"), "configuration reloaded")
+
+	// Stop without forget stops the listener only; its sesman goes on.
 	if err := d.Stop(ctx, "t1", time.Second, false); err != nil {
 		t.Fatal(err)
 	}
@@ -102,11 +125,39 @@ func TestStartListStop(t *testing.T) {
 	if err := rdpprobe.Probe(ctx, "127.0.0.1", want.Config.Port); err == nil {
 		t.Error("still answering after Stop")
 	}
+	if !sesman.Matches() {
+		t.Fatal("stopping the listener stopped the sesman")
+	}
+	// A new start keeps that sesman.
+	if _, err := d.Start(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if r2, _ := d.readRecord("t1"); r2.Sesman == nil || *r2.Sesman != sesman || r2.SesmanPort != r.SesmanPort {
+		t.Errorf("restart did not keep the sesman: %+v", r2)
+	}
+	// Forget stops both.
 	if err := d.Stop(ctx, "t1", time.Second, true); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ := d.List(ctx); len(list) != 0 {
 		t.Errorf("forgotten server still listed: %+v", list)
+	}
+	if sesman.Matches() {
+		t.Error("forgetting the server left its sesman running")
+	}
+}
+
+// waitForLog waits until file contains text.
+func waitForLog(t *testing.T, file, text string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(file); strings.Contains(string(b), text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(file)
+			t.Fatalf("%s never said %q:\n%s", file, text, b)
+		}
 	}
 }
 

@@ -9,18 +9,26 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
-// exitWatch learns of listener exits at once, without polling: each watched
-// listener has a pidfd (which works for processes lucid-rdp did not start
-// itself, such as listeners adopted after an agent restart), and one goroutine
-// waits on all of them with epoll.
+// exitWatch learns of listener and sesman exits at once, without polling: each
+// watched process has a pidfd (which works for processes lucid-rdp did not
+// start itself, such as ones adopted after an agent restart), and one
+// goroutine waits on all of them with epoll.
 type exitWatch struct {
-	mu     sync.Mutex
-	epfd   int
-	wake   int            // eventfd that ends the wait
-	byFD   map[int]string // pidfd -> server
-	byName map[string]watched
-	out    chan string
+	mu    sync.Mutex
+	epfd  int
+	wake  int             // eventfd that ends the wait
+	byFD  map[int]roleKey // pidfd -> server and role
+	byKey map[roleKey]watched
+	out   chan string
 }
+
+// The processes of a server that are watched.
+const (
+	roleListener = "listener"
+	roleSesman   = "sesman"
+)
+
+type roleKey struct{ name, role string }
 
 type watched struct{ fd, pid int }
 
@@ -41,7 +49,7 @@ func (d *Driver) Notify(ctx context.Context) <-chan string {
 		return out
 	}
 	_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)})
-	w := &exitWatch{epfd: epfd, wake: wake, byFD: map[int]string{}, byName: map[string]watched{}, out: out}
+	w := &exitWatch{epfd: epfd, wake: wake, byFD: map[int]roleKey{}, byKey: map[roleKey]watched{}, out: out}
 	d.mu.Lock()
 	d.watch = w
 	d.mu.Unlock()
@@ -73,14 +81,14 @@ func (w *exitWatch) loop(ctx context.Context) {
 				continue
 			}
 			w.mu.Lock()
-			name, ok := w.byFD[fd]
+			key, ok := w.byFD[fd]
 			if ok {
-				w.forgetLocked(name)
+				w.forgetLocked(key)
 			}
 			w.mu.Unlock()
 			if ok {
 				select {
-				case w.out <- name:
+				case w.out <- key.name:
 				default: // the receiver is behind; its next pass sees the state anyway
 				}
 			}
@@ -88,16 +96,17 @@ func (w *exitWatch) loop(ctx context.Context) {
 	}
 }
 
-// add watches the listener of server name, identified by id. A listener
+// add watches the process of server name in role, identified by id. One
 // already watched under the same pid is left as it is; another pid replaces it.
-func (w *exitWatch) add(name string, id procfs.Identity) {
+func (w *exitWatch) add(name, role string, id procfs.Identity) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if cur, ok := w.byName[name]; ok {
+	key := roleKey{name, role}
+	if cur, ok := w.byKey[key]; ok {
 		if cur.pid == id.PID {
 			return
 		}
-		w.forgetLocked(name)
+		w.forgetLocked(key)
 	}
 	fd, err := unix.PidfdOpen(id.PID, 0)
 	if err != nil {
@@ -112,33 +121,41 @@ func (w *exitWatch) add(name string, id procfs.Identity) {
 		unix.Close(fd)
 		return
 	}
-	w.byFD[fd] = name
-	w.byName[name] = watched{fd: fd, pid: id.PID}
+	w.byFD[fd] = key
+	w.byKey[key] = watched{fd: fd, pid: id.PID}
 }
 
-// remove stops watching server name (it was stopped on purpose).
+// remove stops watching every process of server name (it was stopped on purpose).
 func (w *exitWatch) remove(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.forgetLocked(name)
+	w.forgetLocked(roleKey{name, roleListener})
+	w.forgetLocked(roleKey{name, roleSesman})
 }
 
-func (w *exitWatch) forgetLocked(name string) {
-	cur, ok := w.byName[name]
+// removeRole stops watching one process of server name.
+func (w *exitWatch) removeRole(name, role string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.forgetLocked(roleKey{name, role})
+}
+
+func (w *exitWatch) forgetLocked(key roleKey) {
+	cur, ok := w.byKey[key]
 	if !ok {
 		return
 	}
 	_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, cur.fd, nil)
 	unix.Close(cur.fd)
 	delete(w.byFD, cur.fd)
-	delete(w.byName, name)
+	delete(w.byKey, key)
 }
 
 func (w *exitWatch) closeAll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for name := range w.byName {
-		w.forgetLocked(name)
+	for key := range w.byKey {
+		w.forgetLocked(key)
 	}
 	unix.Close(w.wake)
 	unix.Close(w.epfd)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // ErrNoProcess reports that no process has the pid.
@@ -259,4 +261,30 @@ func UserName(root string, uid int) string {
 		}
 	}
 	return strconv.Itoa(uid)
+}
+
+var (
+	bootOnce sync.Once
+	bootTime time.Time
+)
+
+// StartedAt turns a start time in clock ticks since boot into wall-clock time.
+func StartedAt(ticks uint64) time.Time {
+	bootOnce.Do(func() {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "btime "); ok {
+				if secs, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64); err == nil {
+					bootTime = time.Unix(secs, 0).UTC()
+				}
+			}
+		}
+	})
+	if bootTime.IsZero() {
+		return time.Time{}
+	}
+	return bootTime.Add(time.Duration(ticks) * time.Second / 100).Truncate(10 * time.Millisecond) // USER_HZ is 100
 }

@@ -73,6 +73,8 @@ type Agent struct {
 	lastErr   map[string]string
 	quick     map[string]int // consecutive quick deaths, by server (loop only)
 	usage     *usage
+	sessions  []drivers.Session // found by the last pass
+	passDone  chan struct{}     // closed when the pass under way (or the next) ends
 }
 
 // New loads the spec and prepares the agent. A spec that does not load at start
@@ -95,6 +97,7 @@ func New(cfg Config) (*Agent, error) {
 		lastErr:   map[string]string{},
 		quick:     map[string]int{},
 		usage:     newUsage(),
+		passDone:  make(chan struct{}),
 	}
 	if _, err := a.reload(true); err != nil {
 		return nil, err
@@ -102,6 +105,14 @@ func New(cfg Config) (*Agent, error) {
 	a.drv = cfg.Drivers(a.spec, cfg.Log)
 	a.rec = &reconciler.Reconciler{Drivers: a.drv, Log: cfg.Log.Named("reconciler")}
 	return a, nil
+}
+
+// passed returns a channel closed when the pass under way, or else the next
+// one, has ended.
+func (a *Agent) passed() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.passDone
 }
 
 // current returns the spec in force.
@@ -248,6 +259,10 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 
 	pass := func() {
 		a.pass(ctx)
+		a.mu.Lock()
+		close(a.passDone)
+		a.passDone = make(chan struct{})
+		a.mu.Unlock()
 		if next, ok := a.back.next(); ok {
 			retry.Reset(time.Until(next))
 		}
@@ -443,14 +458,19 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 		a.m.serverCPU.WithLabelValues(ss.Name).Set(ss.CPUPercent)
 		a.m.serverMem.WithLabelValues(ss.Name).Set(float64(ss.MemoryBytes))
 	}
+	a.sessions = obs.SessionList
+	byServer := map[string][]drivers.Session{}
+	for _, ses := range obs.SessionList {
+		byServer[ses.Server] = append(byServer[ses.Server], ses)
+	}
 	for _, srv := range s.Servers {
-		ss := ServerStatus{Name: srv.Name, Driver: srv.Driver, MaxSessions: srv.Sessions.Max, Sessions: obs.Sessions[srv.Name],
+		ss := ServerStatus{Name: srv.Name, Driver: srv.Driver, MaxSessions: srv.Sessions.Max, Sessions: obs.Sessions[srv.Name], SessionList: byServer[srv.Name],
 			Restarts: a.restarts[srv.Name], LastError: a.lastErr[srv.Name], Port: p.Ports[srv.Name], State: "down"}
 		if msg, ok := problems[srv.Name]; ok {
 			ss.State, ss.LastError = "pending", msg
 		}
 		if in, ok := instances[srv.Name]; ok {
-			ss.ID, ss.Port = in.ID, in.Config.Port
+			ss.ID, ss.Port, ss.Warning = in.ID, in.Config.Port, in.Warning
 			if in.State == drivers.StateRunning {
 				ss.State = "up"
 			}
@@ -467,7 +487,7 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 				continue // destroyed in this pass
 			}
 			ss := ServerStatus{Name: in.Name, Driver: in.Driver, State: "draining", Port: in.Config.Port, ID: in.ID,
-				Sessions: obs.Sessions[in.Name], Restarts: a.restarts[in.Name], LastError: a.lastErr[in.Name]}
+				Sessions: obs.Sessions[in.Name], SessionList: byServer[in.Name], Restarts: a.restarts[in.Name], LastError: a.lastErr[in.Name]}
 			add(ss)
 		}
 	}

@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
-	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -90,24 +90,21 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+// getSessions answers the sessions a pass found. It asks for a fresh pass and
+// waits for it a little, so a login a moment ago shows; a busy loop answers
+// with the last pass's list.
 func (a *Agent) getSessions(w http.ResponseWriter, r *http.Request) {
-	tab, err := socktab.Read()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	done := a.passed()
+	a.poke()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	case <-r.Context().Done():
 		return
 	}
-	out := []drivers.Session{}
-	for _, d := range a.drv {
-		sl, ok := d.(drivers.SessionLister)
-		if !ok {
-			continue
-		}
-		ins, err := d.List(r.Context())
-		if err != nil {
-			continue
-		}
-		out = append(out, sl.ListSessions(r.Context(), ins, tab)...)
-	}
+	a.mu.Lock()
+	out := append([]drivers.Session{}, a.sessions...)
+	a.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -1,6 +1,10 @@
 package agent
 
-import "time"
+import (
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+)
 
 // Status is the body of GET /v1/status.
 type Status struct {
@@ -28,15 +32,20 @@ type ServerStatus struct {
 	Name   string `json:"name"`
 	Driver string `json:"driver"`
 	// State is up, down, draining, backoff or pending.
-	State       string  `json:"state"`
-	Port        int     `json:"port,omitempty"`
-	ID          string  `json:"id,omitempty"`
-	Sessions    int     `json:"sessions"`
-	MaxSessions int     `json:"max_sessions,omitempty"`
-	CPUPercent  float64 `json:"cpu_percent"`
-	MemoryBytes uint64  `json:"memory_bytes"`
-	Restarts    int     `json:"restarts"`
-	LastError   string  `json:"last_error,omitempty"`
+	State       string `json:"state"`
+	Port        int    `json:"port,omitempty"`
+	ID          string `json:"id,omitempty"`
+	Sessions    int    `json:"sessions"`
+	MaxSessions int    `json:"max_sessions,omitempty"`
+	// SessionList is every live session of the server: user, display, client.
+	SessionList []drivers.Session `json:"session_list,omitempty"`
+	CPUPercent  float64           `json:"cpu_percent"`
+	MemoryBytes uint64            `json:"memory_bytes"`
+	Restarts    int               `json:"restarts"`
+	LastError   string            `json:"last_error,omitempty"`
+	// Warning is something the operator must act on, such as a server that
+	// cannot have a sesman of its own here.
+	Warning string `json:"warning,omitempty"`
 	// RetryAt is when a server in backoff is tried again.
 	RetryAt time.Time `json:"retry_at,omitzero"`
 }

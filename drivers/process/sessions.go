@@ -1,0 +1,72 @@
+package process
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+)
+
+// Sessions implements drivers.SessionLister. A server's processes are known by
+// their command lines: every per-session sesman runs `xrdp-sesman --nodaemon
+// --config STATE/servers/NAME/sesman.ini` and every connection process `xrdp
+// --nodaemon --config STATE/servers/NAME/xrdp.ini`, also after their parents
+// (the server's sesman and listener) are gone or replaced.
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) []drivers.Session {
+	snap, err := procfs.Snapshot()
+	if err != nil {
+		d.Log.Warn("sessions: no process table", "error", err)
+		return nil
+	}
+	byConfig := map[string][]procfs.Stat{}
+	for _, p := range snap.All() {
+		if p.Comm != "xrdp" && p.Comm != "xrdp-sesman" {
+			continue
+		}
+		args, err := procfs.Cmdline(p.PID)
+		if err != nil || len(args) < 2 || !slices.Contains(args, "--config") {
+			continue
+		}
+		byConfig[args[len(args)-1]] = append(byConfig[args[len(args)-1]], p)
+	}
+	var sps []drivers.ServerProcs
+	for _, in := range instances {
+		if in.Driver != Name {
+			continue
+		}
+		r, err := d.readRecord(in.Name)
+		if err != nil {
+			continue
+		}
+		dir := d.dir(in.Name)
+		sp := drivers.ServerProcs{Server: in.Name}
+		for _, p := range byConfig[filepath.Join(dir, "sesman.ini")] {
+			if r.Sesman == nil || p.PID != r.Sesman.PID {
+				sp.Leaders = append(sp.Leaders, p)
+			}
+		}
+		for _, p := range byConfig[filepath.Join(dir, "xrdp.ini")] {
+			if p.PID != r.PID {
+				sp.Conns = append(sp.Conns, p)
+			}
+		}
+		if len(sp.Leaders) > 0 {
+			sps = append(sps, sp)
+		}
+	}
+	if len(sps) == 0 {
+		return nil
+	}
+	peers, err := socktab.UnixPeers("")
+	if err != nil {
+		d.Log.Warn("sessions: no Unix socket peers; sessions show as disconnected", "error", err)
+	}
+	var out []drivers.Session
+	for _, sp := range sps {
+		out = append(out, drivers.FindSessions(sp, snap, tab, peers)...)
+	}
+	return out
+}

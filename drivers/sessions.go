@@ -1,0 +1,96 @@
+package drivers
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+)
+
+// ServerProcs are the processes of one server that a session scan looks at.
+// Drivers find them (by config path on the host, by container), and
+// FindSessions turns them into sessions.
+type ServerProcs struct {
+	// Server is the server's name.
+	Server string
+	// Leaders are the per-session sesman processes: sesman forks one for each
+	// session it starts, and it is the parent of that session's X server. They
+	// outlive the main sesman.
+	Leaders []procfs.Stat
+	// Conns are the xrdp processes serving one client connection each (the
+	// listener forks them; they outlive it).
+	Conns []procfs.Stat
+	// Root is the folder whose etc/passwd names users: "" for the host, or
+	// /proc/PID/root for a container's.
+	Root string
+}
+
+// FindSessions lists the sessions of sp: one per X server a per-session sesman
+// started, active while an xrdp connection process drives it. A connection is
+// tied to its X server by the Unix socket between them (peers maps each socket
+// inode to its peer's, see socktab.UnixPeers); its client is the TCP peer of
+// its socket in tab. Connections tied to no X server (still at the login
+// screen, or refused) are not sessions.
+func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers map[uint64]uint64) []Session {
+	var out []Session
+	xorgOf := map[uint64]int{} // socket inode of an X server -> index in out
+	for _, l := range sp.Leaders {
+		for _, k := range procs.Children(l.PID) {
+			if k.Comm != "Xorg" && k.Comm != "Xvnc" {
+				continue
+			}
+			s := Session{Server: sp.Server, State: SessionDisconnected, PID: k.PID, StartTime: k.StartTime, StartedAt: procfs.StartedAt(k.StartTime)}
+			if args, err := procfs.Cmdline(k.PID); err == nil {
+				for _, a := range args[min(1, len(args)):] {
+					if d, ok := strings.CutPrefix(a, ":"); ok {
+						s.Display, _ = strconv.Atoi(d)
+						break
+					}
+				}
+			}
+			if uid, err := procfs.UID(k.PID); err == nil {
+				root := sp.Root
+				if root == "" {
+					root = "/"
+				}
+				s.User = procfs.UserName(root, uid)
+			}
+			for _, ino := range procfs.SocketInodes(k.PID) {
+				xorgOf[ino] = len(out)
+			}
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	tcp := map[uint64]socktab.Socket{}
+	if tab != nil {
+		for _, s := range tab.Established {
+			tcp[s.Inode] = s
+		}
+	}
+	for _, c := range sp.Conns {
+		i, client := -1, ""
+		for _, ino := range procfs.SocketInodes(c.PID) {
+			if x, ok := xorgOf[peers[ino]]; ok && peers[ino] != 0 {
+				i = x
+			}
+			if s, ok := tcp[ino]; ok && client == "" {
+				client = net.JoinHostPort(s.Remote.String(), strconv.Itoa(s.RemotePort))
+			}
+		}
+		if i < 0 {
+			continue
+		}
+		s := &out[i]
+		// After a reconnect the newer connection is the one that counts.
+		if s.State == SessionActive && s.StartTime > c.StartTime {
+			continue
+		}
+		s.State, s.Client, s.PID, s.StartTime = SessionActive, client, c.PID, c.StartTime
+	}
+	return out
+}
