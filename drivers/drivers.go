@@ -95,6 +95,15 @@ type Config struct {
 	DisconnectedTimeout Duration          `json:"disconnected_timeout,omitempty"`
 	CPUs                float64           `json:"cpus,omitempty"`
 	MemoryBytes         int64             `json:"memory_bytes,omitempty"`
+	// UsersFile is the host file of name:HASH lines a docker server's
+	// container reads its accounts from; "" for none.
+	UsersFile string `json:"users_file,omitempty"`
+	// UsersHash is the hash of UsersFile's contents, so that an edit of the
+	// file replaces the server (the container applies it at start).
+	UsersHash string `json:"users_hash,omitempty"`
+	// Home is the host folder bound over a docker server's /home; "" means
+	// the named volume the docker driver keeps for the server.
+	Home string `json:"home,omitempty"`
 }
 
 // Settings hold what lucid-rdp enforces itself, so changing them needs no
@@ -135,6 +144,9 @@ func DesiredFor(s *spec.Server, port int) Desired {
 			DisconnectedTimeout: Duration(s.Sessions.DisconnectedTimeout),
 			CPUs:                s.Resources.CPUs,
 			MemoryBytes:         s.Resources.MemoryBytes,
+			UsersFile:           s.UsersFile,
+			UsersHash:           s.UsersHash,
+			Home:                s.Home,
 		},
 		Settings: Settings{
 			MaxSessions:    s.Sessions.Max,

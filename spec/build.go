@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -30,6 +31,8 @@ type builder struct {
 	dir   string
 	spec  *Spec
 	diags hcl.Diagnostics
+
+	usersFiles map[string]usersFile // by path: each file is read once per spec
 }
 
 func (b *builder) errorAt(subject *hcl.Range, summary, detail string, args ...any) {
@@ -347,6 +350,7 @@ func (b *builder) mergeServer(raw *serverBlock, own, def *serverBody) (*Server, 
 				"env key %q is not a valid name: use letters, digits and underscores, not starting with a digit.", k)
 		}
 	}
+	b.mergeAccounts(s, raw, l)
 
 	// Port: exactly one of port and port_range. A server's own choice overrides
 	// the other kind inherited from defaults.
@@ -395,6 +399,45 @@ func (b *builder) mergeServer(raw *serverBlock, own, def *serverBody) (*Server, 
 	b.mergeSecurity(s, raw, own.Security, def.Security)
 	b.mergeResources(s, raw, own.Resources, def.Resources)
 	return s, len(b.diags) == n || !b.diags[n:].HasErrors()
+}
+
+// mergeAccounts sets users_file and home, which only docker servers take: a
+// process server logs people in with the host's own accounts and homes. Set on
+// a process server's own block they are errors; inherited from defaults, such a
+// server leaves them be.
+func (b *builder) mergeAccounts(s *Server, raw *serverBlock, l layers) {
+	if s.Driver != "docker" {
+		if l.own.UsersFile != nil {
+			b.errorAt(attrRange(l.own.Body, "users_file", l.own.DefRange), "users_file is for docker servers",
+				"server %q uses the process driver, whose logins are the host's own accounts (PAM); users_file gives a docker server's container its accounts. Remove it, or set driver = \"docker\".", raw.Name)
+		}
+		if l.own.Home != nil {
+			b.errorAt(attrRange(l.own.Body, "home", l.own.DefRange), "home is for docker servers",
+				"server %q uses the process driver, whose users have the host's own homes; home gives a docker server's container its /home. Remove it, or set driver = \"docker\".", raw.Name)
+		}
+		return
+	}
+	if v := pick(l.own.UsersFile, l.def.UsersFile); v != nil {
+		at := l.at("users_file")
+		if *v == "" {
+			b.errorAt(at, "Invalid users_file", "users_file must name a file of NAME:HASH lines; remove it for no accounts.")
+		} else {
+			s.UsersFile = b.path(*v)
+			s.UsersHash = b.checkUsersFile(s.UsersFile, at)
+		}
+	}
+	if v := pick(l.own.Home, l.def.Home); v != nil {
+		at := l.at("home")
+		s.Home = b.path(*v)
+		switch st, err := os.Stat(s.Home); {
+		case *v == "":
+			b.errorAt(at, "Invalid home", "home must name a host folder; remove it to keep homes in the volume lucid-rdp-NAME-home.")
+		case s.Home == "/":
+			b.errorAt(at, "Invalid home", "home = %q would give the container the host's whole file system; name a folder of its own.", *v)
+		case err == nil && !st.IsDir():
+			b.errorAt(at, "Invalid home", "home %s exists and is not a folder.", s.Home)
+		}
+	}
 }
 
 // layerBody returns the body of the layer that sets attribute name.

@@ -61,6 +61,8 @@ type serverBody struct {
 	Address        *string           `hcl:"address,optional"`
 	DrainTimeout   *string           `hcl:"drain_timeout,optional"`
 	PreventDestroy *bool             `hcl:"prevent_destroy,optional"`
+	UsersFile      *string           `hcl:"users_file,optional"`
+	Home           *string           `hcl:"home,optional"`
 
 	Sessions  *sessionsBlock  `hcl:"sessions,block"`
 	Security  *securityBlock  `hcl:"security,block"`

@@ -102,6 +102,17 @@ type Server struct {
 	Command []string
 	// Env is passed to the server's environment.
 	Env map[string]string
+	// UsersFile is the absolute path of a host file of `name:HASH` lines
+	// (crypt(3) hashes, as `chpasswd -e` reads them): the accounts a docker
+	// server's container is given at each start. "" for none.
+	UsersFile string
+	// UsersHash is "sha256:HEX" of UsersFile's contents when the spec was
+	// loaded, so an edit of the file replaces the server. "" without UsersFile.
+	UsersHash string
+	// Home is an absolute host folder bound over /home in a docker server's
+	// container. "" means the named volume lucid-rdp-NAME-home. Either way
+	// the homes outlive the container.
+	Home string
 
 	// Port is the fixed port, or 0 when the server draws from PortRange.
 	Port int

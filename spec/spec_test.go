@@ -3,7 +3,9 @@ package spec
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -161,6 +163,13 @@ func TestDecode(t *testing.T) {
 	if kiosk.Env["TZ"] != "UTC" {
 		t.Errorf("kiosk env = %v", kiosk.Env)
 	}
+	users, _ := os.ReadFile("testdata/good/kiosk.users")
+	if want := fmt.Sprintf("sha256:%x", sha256.Sum256(users)); kiosk.UsersFile != filepath.Join(dir, "kiosk.users") || kiosk.UsersHash != want {
+		t.Errorf("kiosk users_file %q hash %q; want %q (resolved against the spec folder) and %q", kiosk.UsersFile, kiosk.UsersHash, filepath.Join(dir, "kiosk.users"), want)
+	}
+	if kiosk.Home != "/srv/lucid-rdp/kiosk/home" {
+		t.Errorf("kiosk home = %q", kiosk.Home)
+	}
 	var pool []string
 	for _, srv := range s.Servers {
 		if srv.Block == "pool" {
@@ -179,6 +188,99 @@ func TestDecode(t *testing.T) {
 	}
 	if s.Notifiers[0].Type != "alertmanager" {
 		t.Errorf("notifier = %+v", s.Notifiers[0])
+	}
+}
+
+// TestAccounts: users_file and home are inherited from defaults by docker
+// servers and left alone by process servers that inherit them; a bad users
+// file is reported at the attribute, once, with the file's path and the line,
+// and never with a hash in it.
+func TestAccounts(t *testing.T) {
+	dir := t.TempDir()
+	hash := "$6$salt$" + strings.Repeat("x", 86)
+	users := filepath.Join(dir, "team.users")
+	write := func(src string) {
+		t.Helper()
+		if err := os.WriteFile(users, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := filepath.Join(dir, "lucid-rdp.hcl")
+	src := []byte(`port_range "r" {
+  from = 13500
+  to   = 13509
+}
+
+defaults {
+  users_file = "team.users"
+  home       = "homes"
+}
+
+server "kiosk" {
+  driver     = "docker"
+  image      = "lucid/xrdp:bookworm"
+  port_range = "r"
+  count      = 2
+}
+
+server "booth" {
+  driver     = "docker"
+  image      = "lucid/xrdp:bookworm"
+  port_range = "r"
+}
+
+server "desk" {
+  port = 13600
+}
+`)
+	write("alice:" + hash + "\n\n# a comment\nbob:" + hash + "\n")
+	s, diags := Parse(spec, src)
+	if diags.HasErrors() {
+		t.Fatal(describe(diags))
+	}
+	for _, name := range []string{"kiosk-1", "kiosk-2", "booth"} {
+		k := s.Server(name)
+		if k.UsersFile != users || !strings.HasPrefix(k.UsersHash, "sha256:") || len(k.UsersHash) != 71 || k.Home != filepath.Join(dir, "homes") {
+			t.Errorf("%s: users_file %q hash %q home %q", name, k.UsersFile, k.UsersHash, k.Home)
+		}
+	}
+	if d := s.Server("desk"); d.UsersFile != "" || d.UsersHash != "" || d.Home != "" {
+		t.Errorf("a process server took users_file or home from defaults: %+v", d)
+	}
+	before := s.Server("kiosk-1").UsersHash
+
+	// Another hash for other contents.
+	write("alice:" + hash + "\n")
+	s, _ = Parse(spec, src)
+	if s == nil || s.Server("kiosk-1").UsersHash == before {
+		t.Error("the users file's hash did not change with its contents")
+	}
+
+	// Every problem at once, each with path and line; the hashes never show.
+	write("alice:" + hash + "\nroot:" + hash + "\nBob:" + hash + "\ncarol:hunter2\nalice:" + hash + "\n  \ndave\n")
+	s, diags = Parse(spec, src)
+	if s != nil || len(diags) != 1 {
+		t.Fatalf("want one diagnostic for the file shared by two servers; got:\n%s", describe(diags))
+	}
+	d := diags[0]
+	if d.Summary != "Invalid users file" || d.Subject == nil || d.Subject.Start.Line != 7 {
+		t.Errorf("diagnostic: %s", describe(diags))
+	}
+	for _, want := range []string{users + " line 2: root", users + " line 3: \"Bob\"", users + " line 4: the password of \"carol\"", users + " line 5: \"alice\" is already declared on line 1", users + " line 7: not NAME:HASH"} {
+		if !strings.Contains(d.Detail, want) {
+			t.Errorf("detail lacks %q:\n%s", want, d.Detail)
+		}
+	}
+	if strings.Contains(d.Detail, "hunter2") || strings.Contains(d.Detail, "$6$") {
+		t.Errorf("detail shows a password or hash:\n%s", d.Detail)
+	}
+
+	// Not a regular file (it would never end), and no file at all.
+	for _, p := range []string{"/dev/zero", filepath.Join(dir, "missing.users")} {
+		s, diags = Parse(spec, bytes.Replace(src, []byte(`"team.users"`), []byte(strconv.Quote(p)), 1))
+		if s != nil || len(diags) != 1 || diags[0].Summary != "Cannot read users file" || !strings.Contains(diags[0].Detail, p) {
+			t.Errorf("users_file = %q:\n%s", p, describe(diags))
+		}
 	}
 }
 

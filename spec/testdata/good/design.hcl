@@ -50,6 +50,9 @@ server "kiosk" {
   image  = "lucid/xrdp:bookworm"
   port   = 13500
   env    = { TZ = "UTC" }
+
+  users_file = "kiosk.users"
+  home       = "/srv/lucid-rdp/kiosk/home"
   resources {
     cpus   = 1.5
     memory = "2GiB"
