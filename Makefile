@@ -33,6 +33,7 @@ build:
 # stops the agent; the xrdp servers keep running.
 run: setup build
 	$(BIN) validate lucid-rdp.hcl
+	@scripts/connect-hint.sh $(BIN) &
 	exec $(BIN) agent -config lucid-rdp.hcl
 
 test: setup-test lint

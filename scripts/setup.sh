@@ -2,7 +2,7 @@
 # setup.sh installs what lucid-rdp's build, run and tests need on a Debian host,
 # and nothing that is already there. It is idempotent: run it as often as you like.
 #
-#   scripts/setup.sh            packages for `make run` (xrdp)
+#   scripts/setup.sh            packages for `make run` (xrdp and a desktop)
 #   scripts/setup.sh test       plus what the integration tests need
 #   scripts/setup.sh bench      plus the peers the benchmarks compare against
 #
@@ -10,12 +10,17 @@
 # carries on, so the tests that need a missing component can say so themselves.
 set -euo pipefail
 
-want=(xrdp)
+# xrdp and the X server it drives (xorgxrdp is only a recommendation of
+# xrdp's, and we install without those), and a desktop for xrdp's startwm.sh
+# to start: Xfce is 52 small packages (16 MiB) and needs no GPU; without a
+# desktop a login shows a bare xterm on black. dbus-x11 gives the session its bus.
+want=(xrdp xorgxrdp xfce4 xfce4-terminal dbus-x11)
 case "${1:-}" in
 test)
-	# A real RDP client under a virtual X server, a Docker Engine, and
-	# debootstrap for the xrdp image, for the integration tests.
-	want+=(freerdp2-x11 xvfb docker.io debootstrap)
+	# A real RDP client under a virtual X server, a Docker Engine,
+	# debootstrap for the xrdp image, and openssl to make password hashes
+	# for the test accounts.
+	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl)
 	;;
 bench)
 	want+=(supervisor docker-compose)
