@@ -44,11 +44,11 @@ func xvfb(t *testing.T) string {
 	return ""
 }
 
-// rdpClient connects a real RDP client to port and returns it running.
-func rdpClient(t *testing.T, display string, port int) *exec.Cmd {
+// rdpClient connects a real RDP client to port as user and returns it running.
+func rdpClient(t *testing.T, display string, port int, user, password string) *exec.Cmd {
 	t.Helper()
 	need(t, "xfreerdp")
-	cmd := exec.Command("xfreerdp", "/v:127.0.0.1:"+strconv.Itoa(port), "/u:lucid", "/p:not-a-password", "/cert:ignore")
+	cmd := exec.Command("xfreerdp", "/v:127.0.0.1:"+strconv.Itoa(port), "/u:"+user, "/p:"+password, "/cert:ignore")
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -77,18 +77,19 @@ func serverSideConns(t *testing.T, port int) int {
 
 func alive(pid int) bool { return !gone(pid) }
 
-// TestLiveSessionSurvivesReplaceAndDrain: a real client's session is counted
-// in the plan, goes on through a replace and through the removal of its server
-// (drain), and once it ends the drained server is destroyed.
+// TestLiveSessionSurvivesReplaceAndDrain: a real client's logged-in session is
+// counted in the plan, goes on through a replace and through the removal of
+// its server (drain), and once it ends the drained server is destroyed.
 func TestLiveSessionSurvivesReplaceAndDrain(t *testing.T) {
 	h := newHost(t)
+	uid := hostUser(t, "lucid-it-carol", "Carol-pw-3")
 	display := xvfb(t)
 	port := h.base + 1
 	h.write("server \"s\" {\n  port = PORT+1\n}\n")
 	h.mustApply()
 
-	client := rdpClient(t, display, port)
-	waitFor(t, 15*time.Second, "the client's session", func() bool { return serverSideConns(t, port) == 1 })
+	client := rdpClient(t, display, port, "lucid-it-carol", "Carol-pw-3")
+	waitFor(t, 30*time.Second, "the client's session", func() bool { return serverSideConns(t, port) == 1 && runs(uid, "Xorg") })
 
 	// A restart-relevant edit replaces the listener; the session goes on.
 	h.write("server \"s\" {\n  port = PORT+1\n  security {\n    layer = \"tls\"\n  }\n}\n")
@@ -126,9 +127,16 @@ func TestLiveSessionSurvivesReplaceAndDrain(t *testing.T) {
 		t.Fatalf("plan while draining: exit %d\n%s", code, out)
 	}
 
-	// The session ends: the drained server is destroyed.
+	// The client goes: the session is disconnected, not ended, so the server
+	// still drains.
 	_ = client.Process.Kill()
-	waitFor(t, 10*time.Second, "the session to end", func() bool { return serverSideConns(t, port) == 0 })
+	waitFor(t, 10*time.Second, "the client to go", func() bool { return serverSideConns(t, port) == 0 })
+	if code, out := h.planCode(); code != 0 || !strings.Contains(out, "Note: s: draining: 1 live session") {
+		t.Fatalf("plan with a disconnected session: exit %d\n%s", code, out)
+	}
+	// The user logs out (the X server ends): the drained server is destroyed.
+	endSessions(t, uid)
+	waitFor(t, 10*time.Second, "the session to end", func() bool { return !runs(uid, "Xorg") })
 	code, out = h.planCode()
 	if code != 2 || !strings.Contains(out, "drained: its last session has ended") {
 		t.Fatalf("plan after the session ended: exit %d\n%s", code, out)
