@@ -1,0 +1,67 @@
+package docker
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/moby/moby/client"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+)
+
+// Sessions implements drivers.SessionLister from inside each running
+// container, seen from the host: its processes are in the host's process
+// table, under the container's first process (the pid the engine reports). In
+// there, each per-session sesman is an xrdp-sesman whose parent is the
+// container's sesman, and each connection process an xrdp whose parent is the
+// listener. Connections and the Unix sockets that tie them to their X servers
+// live in the container's network namespace, so both are read there, and user
+// names come from the container's /etc/passwd. Connections that reach the
+// container through NAT never show in the host's socket table: this is why
+// docker sessions are not counted from it.
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, _ *socktab.Table) []drivers.Session {
+	var snap *procfs.Procs
+	var out []drivers.Session
+	for _, in := range instances {
+		if in.Driver != Name || in.State != drivers.StateRunning {
+			continue
+		}
+		res, err := d.cli.ContainerInspect(ctx, in.ID, client.ContainerInspectOptions{})
+		if err != nil || res.Container.State == nil || res.Container.State.Pid <= 0 {
+			continue
+		}
+		first := res.Container.State.Pid
+		if snap == nil {
+			if snap, err = procfs.Snapshot(); err != nil {
+				d.Log.Warn("sessions: no process table", "error", err)
+				return nil
+			}
+		}
+		root := "/proc/" + strconv.Itoa(first)
+		sp := drivers.ServerProcs{Server: in.Name, Root: root + "/root"}
+		for _, p := range snap.Tree(first) {
+			parent, _ := snap.Get(p.PPID)
+			switch {
+			case p.Comm == "xrdp-sesman" && parent.Comm == "xrdp-sesman":
+				sp.Leaders = append(sp.Leaders, p)
+			case p.Comm == "xrdp" && parent.Comm == "xrdp" && p.PID != first:
+				sp.Conns = append(sp.Conns, p)
+			}
+		}
+		if len(sp.Leaders) == 0 {
+			continue
+		}
+		tab, err := socktab.ReadFrom(root + "/net")
+		if err != nil {
+			d.Log.Warn("sessions: container socket table", "server", in.Name, "error", err)
+		}
+		peers, err := socktab.UnixPeers(root + "/ns/net")
+		if err != nil {
+			d.Log.Warn("sessions: container Unix sockets; its sessions show as disconnected", "server", in.Name, "error", err)
+		}
+		out = append(out, drivers.FindSessions(sp, snap, tab, peers)...)
+	}
+	return out
+}
