@@ -278,7 +278,22 @@ func configDiffs(a, b drivers.Config) []Diff {
 	add("sessions.disconnected_timeout", a.DisconnectedTimeout, b.DisconnectedTimeout)
 	add("resources.cpus", a.CPUs, b.CPUs)
 	add("resources.memory", a.MemoryBytes, b.MemoryBytes)
+	add("users_file", a.UsersFile, b.UsersFile)
+	if a.UsersFile == b.UsersFile && a.UsersHash != b.UsersHash {
+		// The file's contents: the accounts a container applies at start.
+		out = append(out, Diff{Field: "users_file", Before: "(contents " + shortHash(a.UsersHash) + ")",
+			After: "(contents " + shortHash(b.UsersHash) + ")", ForcesReplacement: true})
+	}
+	add("home", a.Home, b.Home)
 	return out
+}
+
+// shortHash shows the start of a content hash, enough to tell two apart.
+func shortHash(h string) string {
+	if h == "" {
+		return "none"
+	}
+	return h[:min(len(h), 12)]
 }
 
 // settingsDiffs lists the live-updatable settings that differ.

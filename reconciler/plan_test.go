@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/tools/txtar"
 
+	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -93,5 +94,20 @@ func TestPlanGolden(t *testing.T) {
 				t.Errorf("plan.json differs; got:\n%s", gotJSON)
 			}
 		})
+	}
+}
+
+// TestUsersFileContentsForceReplace: the same users_file with other contents
+// is a restart-relevant change, named for people without showing the file.
+func TestUsersFileContentsForceReplace(t *testing.T) {
+	a := drivers.Config{Driver: "docker", UsersFile: "/etc/lucid-rdp/kiosk.users", UsersHash: "aaaaaaaaaaaaaaaaaaaa"}
+	b := a
+	b.UsersHash = "bbbbbbbbbbbbbbbbbbbb"
+	d := configDiffs(a, b)
+	if len(d) != 1 || d[0].Field != "users_file" || !d[0].ForcesReplacement || d[0].Before != "(contents aaaaaaaaaaaa)" {
+		t.Fatalf("diffs = %+v", d)
+	}
+	if d := configDiffs(a, a); len(d) != 0 {
+		t.Fatalf("same contents: diffs = %+v", d)
 	}
 }
