@@ -135,6 +135,21 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 			s.CPUPercent, spec.FormatSize(int64(s.MemoryBytes)), s.Restarts, s.LastError)
 	}
 	tw.Flush()
+	for _, s := range st.Servers {
+		if s.Warning != "" {
+			fmt.Fprintf(stdout, "\nWarning: %s: %s\n", s.Name, s.Warning)
+		}
+	}
+	for _, s := range st.Servers {
+		if len(s.SessionList) == 0 {
+			continue
+		}
+		fmt.Fprintf(stdout, "\n%s:", s.Name)
+		for _, ses := range s.SessionList {
+			fmt.Fprintf(stdout, " %s on :%d (%s)", ses.User, ses.Display, ses.State)
+		}
+		fmt.Fprintln(stdout)
+	}
 	if len(st.Alerts) > 0 {
 		fmt.Fprintln(stdout)
 		tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
