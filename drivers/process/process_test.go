@@ -274,3 +274,33 @@ func (d *Driver) mustRecord(t *testing.T, name string) *record {
 	}
 	return r
 }
+
+// TestInstanceNeedsItsSesman: a live listener is a running server only with a
+// live sesman of its own, or with a warning when it shares the host's.
+func TestInstanceNeedsItsSesman(t *testing.T) {
+	self := procfs.Identity{PID: os.Getpid()}
+	self.StartTime, _ = procfs.StartTime(self.PID)
+	self.Exe, _ = procfs.Exe(self.PID)
+	gone := self
+	gone.StartTime++ // same pid, another process: reused
+	for _, tc := range []struct {
+		name   string
+		r      record
+		state  drivers.State
+		detail string
+	}{
+		{"own sesman alive", record{Identity: self, Sesman: &self}, drivers.StateRunning, ""},
+		{"own sesman gone", record{Identity: self, Sesman: &gone}, drivers.StateExited, "xrdp-sesman"},
+		{"record from before sesmans", record{Identity: self}, drivers.StateExited, "older lucid-rdp"},
+		{"shared sesman", record{Identity: self, SharedSesman: true}, drivers.StateRunning, ""},
+		{"listener gone", record{Identity: gone, Sesman: &self}, drivers.StateExited, "listener"},
+	} {
+		in := tc.r.instance()
+		if in.State != tc.state || !strings.Contains(in.Detail, tc.detail) {
+			t.Errorf("%s: state %s, detail %q", tc.name, in.State, in.Detail)
+		}
+		if tc.r.SharedSesman != (in.Warning != "") {
+			t.Errorf("%s: warning %q", tc.name, in.Warning)
+		}
+	}
+}
