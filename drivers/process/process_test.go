@@ -232,37 +232,48 @@ func TestPidReuseIsNeverSignalled(t *testing.T) {
 // also for a listener adopted by List rather than started by this driver.
 func TestNotifyOnExit(t *testing.T) {
 	realXrdp(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dir := t.TempDir()
-	starter := New(dir, nil)
-	want := drivers.Desired{Name: "n1", Config: drivers.Config{Driver: Name, Address: "127.0.0.1", Port: freePort(t), SecurityLayer: "negotiate"}}
-	if _, err := starter.Start(ctx, want); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = starter.Stop(context.Background(), "n1", time.Second, true) })
+	for _, role := range []string{roleListener, roleSesman} {
+		t.Run(role, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			dir := t.TempDir()
+			starter := New(dir, nil)
+			want := drivers.Desired{Name: "n1", Config: drivers.Config{Driver: Name, Address: "127.0.0.1", Port: freePort(t), SecurityLayer: "negotiate"}}
+			if _, err := starter.Start(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = starter.Stop(context.Background(), "n1", time.Second, true) })
 
-	adopter := New(dir, nil) // as a restarted agent would be
-	events := adopter.Notify(ctx)
-	if list, err := adopter.List(ctx); err != nil || len(list) != 1 {
-		t.Fatalf("List = %v, %v", list, err)
-	}
-	pid := starter.mustRecord(t, "n1").PID
-	killed := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case name := <-events:
-		if name != "n1" {
-			t.Errorf("event for %q", name)
-		}
-		t.Logf("exit seen %v after kill -9", time.Since(killed))
-	case <-time.After(2 * time.Second):
-		t.Fatal("no exit event within 2s")
-	}
-	cancel()
-	for range events { // the channel closes with ctx
+			adopter := New(dir, nil) // as a restarted agent would be
+			events := adopter.Notify(ctx)
+			if list, err := adopter.List(ctx); err != nil || len(list) != 1 {
+				t.Fatalf("List = %v, %v", list, err)
+			}
+			r := starter.mustRecord(t, "n1")
+			pid := r.PID
+			if role == roleSesman {
+				pid = r.Sesman.PID
+			}
+			killed := time.Now()
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case name := <-events:
+				if name != "n1" {
+					t.Errorf("event for %q", name)
+				}
+				t.Logf("exit seen %v after kill -9", time.Since(killed))
+			case <-time.After(2 * time.Second):
+				t.Fatal("no exit event within 2s")
+			}
+			if list, _ := adopter.List(ctx); list[0].State != drivers.StateExited {
+				t.Errorf("after the %s died: %+v", role, list[0])
+			}
+			cancel()
+			for range events { // the channel closes with ctx
+			}
+		})
 	}
 }
 
