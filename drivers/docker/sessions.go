@@ -2,7 +2,10 @@ package docker
 
 import (
 	"context"
+	"os"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/moby/moby/client"
 
@@ -28,16 +31,16 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, _ *
 		if in.Driver != Name || in.State != drivers.StateRunning {
 			continue
 		}
-		res, err := d.cli.ContainerInspect(ctx, in.ID, client.ContainerInspectOptions{})
-		if err != nil || res.Container.State == nil || res.Container.State.Pid <= 0 {
-			continue
-		}
-		first := res.Container.State.Pid
 		if snap == nil {
+			var err error
 			if snap, err = procfs.Snapshot(); err != nil {
 				d.Log.Warn("sessions: no process table", "error", err)
 				return nil
 			}
+		}
+		first := d.firstPID(ctx, in.ID, snap)
+		if first <= 0 {
+			continue
 		}
 		root := "/proc/" + strconv.Itoa(first)
 		sp := drivers.ServerProcs{Server: in.Name, Root: root + "/root"}
@@ -65,3 +68,28 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, _ *
 	}
 	return out
 }
+
+// firstPID returns the host pid of the container's first process. It asks the
+// engine once per container and remembers the answer while that process lives
+// and is still in the container's cgroup (a pid can be reused).
+func (d *Driver) firstPID(ctx context.Context, id string, snap *procfs.Procs) int {
+	if v, ok := firstPIDs.Load(id); ok {
+		pid := v.(int)
+		if _, alive := snap.Get(pid); alive {
+			if cg, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup"); err == nil && strings.Contains(string(cg), id) {
+				return pid
+			}
+		}
+	}
+	res, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil || res.Container.State == nil || res.Container.State.Pid <= 0 {
+		return 0
+	}
+	pid := res.Container.State.Pid
+	firstPIDs.Store(id, pid)
+	return pid
+}
+
+// firstPIDs caches container id -> first pid. Container ids are unique on an
+// engine, so one cache serves every driver; an entry is checked before use.
+var firstPIDs sync.Map
