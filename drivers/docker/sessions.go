@@ -27,10 +27,18 @@ import (
 func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, _ *socktab.Table) []drivers.Session {
 	var snap *procfs.Procs
 	var out []drivers.Session
+	running := map[string]bool{}
+	defer firstPIDs.Range(func(id, _ any) bool { // forget containers that are gone
+		if !running[id.(string)] {
+			firstPIDs.Delete(id)
+		}
+		return true
+	})
 	for _, in := range instances {
 		if in.Driver != Name || in.State != drivers.StateRunning {
 			continue
 		}
+		running[in.ID] = true
 		if snap == nil {
 			var err error
 			if snap, err = procfs.Snapshot(); err != nil {
