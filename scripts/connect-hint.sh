@@ -5,7 +5,7 @@
 set -uo pipefail
 bin=${1:-bin/lucid-rdp}
 for _ in $(seq 1 60); do
-	if "$bin" status >/dev/null 2>&1; then
+	if "$bin" status -json 2>/dev/null | grep -q '"ready": true'; then
 		break
 	fi
 	sleep 0.5
@@ -18,7 +18,7 @@ Desktop) to a server below and log in with an account of this host: you get an
 Xfce desktop of your own. No account yet? As root: adduser NAME
 Docker servers take the accounts of their users_file instead (see README).
 From this machine:  xfreerdp /v:127.0.0.1:13389 /u:NAME /cert:ignore
-Login fails? Read the server's log: .lucid-rdp/servers/NAME/xrdp-sesman.log
+Login fails? Read the server's log: .lucid-rdp/servers/SERVER/xrdp-sesman.log
 ("max concurrent session limit exceeded" = sessions.max; "pam_authenticate
 failed" = wrong account or password).
 ------------------------------------------------------------------------------
