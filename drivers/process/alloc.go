@@ -21,13 +21,32 @@ const (
 	displayLast = 999
 )
 
+// reservation is what allocate gave a server: its sesman port and display block.
+type reservation struct{ port, first, last int }
+
 // allocate gives rec a sesman port and a block of displays [offset,
 // offset+sessions.max] (sesman uses at most max+1 displays), preferring what
-// old had, that no other server's record holds and (for the port) no program
-// listens on. keep means old's sesman is alive and keeps its port whatever the
-// socket table says. The choice is written to rec's record before returning,
-// under one lock, so servers started side by side never choose the same.
+// old had, that no other server's record or reservation holds and (for the
+// port) no program listens on. keep means old's sesman is alive and keeps its
+// port whatever the socket table says. The choice is reserved under one lock,
+// so servers started side by side never choose the same; the record takes it
+// with the first process it tracks.
 func (d *Driver) allocate(name string, rec, old *record, keep bool) error {
+	tab, err := socktab.ReadListening() // outside the lock: reservations cover what changes meanwhile
+	if err != nil {
+		tab = &socktab.Table{}
+	}
+	return d.reserve(name, rec, old, keep, tab)
+}
+
+// release forgets server name's reservation (its record is gone).
+func (d *Driver) release(name string) {
+	d.allocMu.Lock()
+	defer d.allocMu.Unlock()
+	delete(d.reserved, name)
+}
+
+func (d *Driver) reserve(name string, rec, old *record, keep bool, tab *socktab.Table) error {
 	d.allocMu.Lock()
 	defer d.allocMu.Unlock()
 	oldPort, oldOffset := 0, 0 // rec and old may be one record
@@ -36,6 +55,12 @@ func (d *Driver) allocate(name string, rec, old *record, keep bool) error {
 	}
 	usedPorts := map[int]bool{}
 	var blocks [][2]int
+	for other, r := range d.reserved {
+		if other != name {
+			usedPorts[r.port] = true
+			blocks = append(blocks, [2]int{r.first, r.last})
+		}
+	}
 	entries, err := os.ReadDir(d.ServersDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("process: %w", err)
@@ -56,13 +81,7 @@ func (d *Driver) allocate(name string, rec, old *record, keep bool) error {
 		}
 	}
 
-	var tab *socktab.Table
 	held := func(port int) bool {
-		if tab == nil {
-			if tab, err = socktab.Read(); err != nil {
-				tab = &socktab.Table{}
-			}
-		}
 		_, v4 := tab.ListenerOn("127.0.0.1", port)
 		_, v6 := tab.ListenerOn("::1", port)
 		return v4 || v6
@@ -105,5 +124,9 @@ func (d *Driver) allocate(name string, rec, old *record, keep bool) error {
 		return fmt.Errorf("process: %s: no block of %d free X displays left in %d-%d: the process servers' sessions.max add up to more than xrdp 0.9 can number; lower some",
 			name, need+1, displayFirst, displayLast)
 	}
-	return d.writeRecord(rec)
+	if d.reserved == nil {
+		d.reserved = map[string]reservation{}
+	}
+	d.reserved[name] = reservation{port: rec.SesmanPort, first: rec.DisplayOffset, last: rec.DisplayOffset + need}
+	return nil
 }

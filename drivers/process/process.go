@@ -48,9 +48,10 @@ type Driver struct {
 	mu    sync.Mutex
 	watch *exitWatch // set by Notify
 
-	// allocMu makes choosing a sesman port and display block, and writing them
-	// to the record, one step for servers started side by side.
-	allocMu sync.Mutex
+	// allocMu guards reserved: the sesman ports and display blocks this driver
+	// gave out, so servers started side by side never choose the same.
+	allocMu  sync.Mutex
+	reserved map[string]reservation
 }
 
 // watching returns the exit watch, or nil when nobody called Notify.
@@ -231,7 +232,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	// The planner skips ports held by others, but one may have been taken since.
 	// Checking first also keeps the RDP probe below from mistaking someone else's
 	// server for ours.
-	if tab, err := socktab.Read(); err == nil {
+	if tab, err := socktab.ReadListening(); err == nil {
 		if s, held := tab.ListenerOn(c.Address, c.Port); held {
 			holder := "another program"
 			if h, ok := socktab.Holders([]uint64{s.Inode})[s.Inode]; ok {
@@ -295,7 +296,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 
 	logFile := filepath.Join(dir, "xrdp.log")
 	ini := filepath.Join(dir, "xrdp.ini")
-	if err := atomicfile.Write(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
+	if err := atomicfile.Replace(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("process: %s: %w", want.Name, err)
 	}
 	id, done, err := d.spawn(rec, xrdp, "xrdp.out", "xrdp.pid", xrdp, "--nodaemon", "--config", ini)
@@ -307,15 +308,17 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		_ = syscall.Kill(id.PID, syscall.SIGKILL)
 		return drivers.Instance{}, fmt.Errorf("process: %s: write record: %w", want.Name, err)
 	}
+	// Both start side by side; the sesman, started first, is mostly up by the
+	// time the listener answers.
+	if err := waitUp(ctx, c.Address, c.Port, done); err != nil {
+		_ = d.Stop(context.WithoutCancel(ctx), want.Name, time.Second, false)
+		return drivers.Instance{}, fmt.Errorf("process: %s: %w: %s", want.Name, err, tail(dir, "xrdp.out", "xrdp.log"))
+	}
 	if rec.Sesman != nil {
 		if err := waitListening(ctx, rec.SesmanPort, sesmanDone); err != nil {
 			_ = d.Stop(context.WithoutCancel(ctx), want.Name, time.Second, false)
 			return drivers.Instance{}, fmt.Errorf("process: %s: xrdp-sesman: %w: %s", want.Name, err, tail(dir, "sesman.out", "xrdp-sesman.log"))
 		}
-	}
-	if err := waitUp(ctx, c.Address, c.Port, done); err != nil {
-		_ = d.Stop(context.WithoutCancel(ctx), want.Name, time.Second, false)
-		return drivers.Instance{}, fmt.Errorf("process: %s: %w: %s", want.Name, err, tail(dir, "xrdp.out", "xrdp.log"))
 	}
 	if w := d.watching(); w != nil {
 		d.watchRecord(w, rec)
@@ -393,7 +396,7 @@ func (d *Driver) writeSesmanINI(rec *record) (bool, error) {
 	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
 		return false, nil
 	}
-	if err := atomicfile.Write(path, b, 0o644); err != nil {
+	if err := atomicfile.Replace(path, b, 0o644); err != nil {
 		return false, fmt.Errorf("process: %s: %w", rec.Name, err)
 	}
 	return true, nil
@@ -431,8 +434,8 @@ func (d *Driver) sesmanPath() (string, error) {
 func waitListening(ctx context.Context, port int, done <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
-	for delay := time.Millisecond; ; delay = min(delay*2, 50*time.Millisecond) {
-		if tab, err := socktab.Read(); err == nil {
+	for delay := time.Millisecond; ; delay = min(delay*2, 10*time.Millisecond) {
+		if tab, err := socktab.ReadListening(); err == nil {
 			for _, addr := range []string{"127.0.0.1", "::1"} {
 				if _, ok := tab.ListenerOn(addr, port); ok {
 					return nil
@@ -466,7 +469,7 @@ func waitUp(ctx context.Context, address string, port int, done <-chan struct{})
 			return fmt.Errorf("no RDP answer on port %d within %s (%v)", port, StartTimeout, err)
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 50*time.Millisecond)
+		delay = min(delay*2, 10*time.Millisecond)
 	}
 }
 
@@ -522,6 +525,7 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 	if !forget {
 		return nil
 	}
+	defer d.release(name)
 	if r.Sesman != nil && r.Sesman.Matches() {
 		if err := terminate(ctx, *r.Sesman, grace); err != nil {
 			return fmt.Errorf("process: stop %s: xrdp-sesman: %w", name, err)
@@ -577,6 +581,9 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	}
 	if err := d.allocate(want.Name, r, r, true); err != nil {
 		return err
+	}
+	if err := d.writeRecord(r); err != nil {
+		return fmt.Errorf("process: update %s: %w", want.Name, err)
 	}
 	changed, err := d.writeSesmanINI(r)
 	if err != nil {

@@ -8,8 +8,20 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path with data, with the given permissions.
+// Write replaces path with data, with the given permissions, durably: after
+// a crash the file holds the old data or the new.
 func Write(path string, data []byte, mode os.FileMode) error {
+	return write(path, data, mode, true)
+}
+
+// Replace replaces path with data so that a reader never sees a mix, without
+// waiting for the disk: for files rendered again from the spec whenever they
+// are needed (xrdp.ini, sesman.ini), where a crash may lose the new content.
+func Replace(path string, data []byte, mode os.FileMode) error {
+	return write(path, data, mode, false)
+}
+
+func write(path string, data []byte, mode os.FileMode, durable bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -18,7 +30,7 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	if _, err = tmp.Write(data); err == nil {
 		err = tmp.Chmod(mode)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -29,6 +41,9 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	if dir, err := os.Open(filepath.Dir(path)); err == nil {
 		_ = dir.Sync()

@@ -1,6 +1,7 @@
 package socktab
 
 import (
+	"net"
 	"os"
 	"testing"
 
@@ -37,5 +38,32 @@ func TestUnixPeers(t *testing.T) {
 		if peers[a] != b || peers[b] != a {
 			t.Errorf("UnixPeers(%q): %d -> %d, %d -> %d; want each other (%d entries)", ns, a, peers[a], b, peers[b], len(peers))
 		}
+	}
+}
+
+// TestReadListening: a listener of ours is in the sock_diag dump, as in
+// /proc/net/tcp, with the same address, port and inode.
+func TestReadListening(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	fast, err := ReadListening()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok1 := fast.ListenerOn("127.0.0.1", port)
+	b, ok2 := slow.ListenerOn("127.0.0.1", port)
+	if !ok1 || !ok2 || !a.Local.Equal(b.Local) || a.Inode != b.Inode || a.Inode == 0 {
+		t.Fatalf("ReadListening %+v (%v), Read %+v (%v)", a, ok1, b, ok2)
+	}
+	if _, ok := fast.ListenerOn("127.0.0.1", port+1); ok && port < 65535 {
+		t.Logf("port %d also listens (another program)", port+1)
 	}
 }
