@@ -1,63 +1,12 @@
 package integration
 
 import (
-	"bufio"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
-
-// xvfb starts a virtual X server on a free display and returns its name.
-func xvfb(t *testing.T) string {
-	t.Helper()
-	need(t, "Xvfb")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	done := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		done <- strings.TrimSpace(line)
-	}()
-	select {
-	case d := <-done:
-		if d == "" {
-			t.Fatal("Xvfb did not report a display")
-		}
-		return ":" + d
-	case <-time.After(10 * time.Second):
-		t.Fatal("Xvfb did not start")
-	}
-	return ""
-}
-
-// rdpClient connects a real RDP client to port as user and returns it running.
-func rdpClient(t *testing.T, display string, port int, user, password string) *exec.Cmd {
-	t.Helper()
-	need(t, "xfreerdp")
-	cmd := exec.Command("xfreerdp", "/v:127.0.0.1:"+strconv.Itoa(port), "/u:"+user, "/p:"+password, "/cert:ignore")
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	return cmd
-}
 
 // serverSideConns counts established connections whose local port is port.
 func serverSideConns(t *testing.T, port int) int {
@@ -83,12 +32,12 @@ func alive(pid int) bool { return !gone(pid) }
 func TestLiveSessionSurvivesReplaceAndDrain(t *testing.T) {
 	h := newHost(t)
 	uid := hostUser(t, "lucid-it-carol", "Carol-pw-3")
-	display := xvfb(t)
+	scr := desktopScreen(t)
 	port := h.base + 1
 	h.write("server \"s\" {\n  port = PORT+1\n}\n")
 	h.mustApply()
 
-	client := rdpClient(t, display, port, "lucid-it-carol", "Carol-pw-3")
+	client := scr.login(t, port, "lucid-it-carol", "Carol-pw-3")
 	waitFor(t, 30*time.Second, "the client's session", func() bool { return serverSideConns(t, port) == 1 && runs(uid, "Xorg") })
 
 	// A restart-relevant edit replaces the listener; the session goes on.
