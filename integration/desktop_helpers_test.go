@@ -125,6 +125,12 @@ func (s *screen) logClients(t *testing.T) {
 // shot reads the screen's framebuffer.
 func (s *screen) shot(t *testing.T) image.Image {
 	t.Helper()
+	return s.rgba(t)
+}
+
+// rgba is shot with its concrete type.
+func (s *screen) rgba(t *testing.T) *image.RGBA {
+	t.Helper()
 	raw, err := os.ReadFile(s.fb)
 	if err != nil {
 		t.Fatalf("framebuffer: %v", err)
@@ -277,22 +283,40 @@ func savePNG(t *testing.T, img image.Image, what string) string {
 	return p
 }
 
-// waitDesktop polls the screen until drawnDesktop holds, and saves that
-// picture for people to look at; after limit it saves the last picture and
-// fails with its figures.
+// tag tells the test's screens apart in artefact names: "-display12".
+func (s *screen) tag() string { return "-display" + strings.TrimPrefix(s.display, ":") }
+
+// waitDesktop polls the screen until drawnDesktop holds, then until the
+// picture settles (two shots alike, for at most 10 s more: panels slide in
+// after the icons), and saves it for people to look at. After limit it saves
+// the last picture and fails with its figures.
 func (s *screen) waitDesktop(t *testing.T, limit time.Duration) image.Image {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		img := s.shot(t)
+		img := s.rgba(t)
 		ok, why := drawnDesktop(img)
 		if ok {
+			settle := time.Now().Add(10 * time.Second)
+			for time.Now().Before(settle) {
+				time.Sleep(500 * time.Millisecond)
+				next := s.rgba(t)
+				if ok, _ := drawnDesktop(next); !ok {
+					break // it was drawn; keep the picture that shows it
+				}
+				same := bytes.Equal(next.Pix, img.Pix)
+				img = next
+				if same {
+					break
+				}
+			}
+			_, why = drawnDesktop(img)
 			t.Logf("desktop drawn: %s", why)
-			savePNG(t, img, "desktop")
+			savePNG(t, img, "desktop"+s.tag())
 			return img
 		}
 		if time.Now().After(deadline) {
-			savePNG(t, img, "no-desktop")
+			savePNG(t, img, "no-desktop"+s.tag())
 			t.Fatalf("no desktop on the screen within %s: %s", limit, why)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -307,13 +331,13 @@ func (s *screen) noDesktopFor(t *testing.T, d time.Duration) image.Image {
 	for {
 		img := s.shot(t)
 		if ok, why := drawnDesktop(img); ok {
-			savePNG(t, img, "unexpected-desktop")
+			savePNG(t, img, "unexpected-desktop"+s.tag())
 			t.Fatalf("the screen shows a desktop, and it must not: %s", why)
 		}
 		if time.Now().After(deadline) {
 			_, why := drawnDesktop(img)
 			t.Logf("no desktop for %s: %s", d, why)
-			savePNG(t, img, "no-desktop")
+			savePNG(t, img, "no-desktop"+s.tag())
 			return img
 		}
 		time.Sleep(500 * time.Millisecond)
