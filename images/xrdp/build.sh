@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build.sh builds lucid-rdp's xrdp image from Debian's packages, with no
-# container registry: debootstrap a minimal Debian with xrdp and xorgxrdp, add
-# the entrypoint, and `docker import` the result.
+# container registry: debootstrap a minimal Debian with xrdp, xorgxrdp and an
+# xfce desktop, add the entrypoint, and `docker import` the result.
 #
 #   images/xrdp/build.sh [TAG]      makes lucid/xrdp:TAG (default: bookworm)
 #
@@ -27,16 +27,29 @@ if [[ -z "$mirror" ]]; then
 	exit 1
 fi
 
+# What a login needs: xrdp and its Xorg backend, xauth (sesman writes the
+# session's cookie with it), and a desktop: Debian's /etc/xrdp/startwm.sh runs
+# /etc/X11/Xsession, whose x-session-manager is xfce4-session; dbus-x11 gives it
+# a session bus. Recommends are not installed (debootstrap follows Depends).
+# Keep the list in step with the Dockerfile.
+packages=xrdp,xorgxrdp,xauth,xfce4,xfce4-terminal,dbus-x11
+
+# The image is labelled with the hash of this script and the entrypoint, so a
+# cached image of older sources can be told apart (the tests rebuild it then).
+source_hash=$(cat build.sh entrypoint.sh | sha256sum | cut -d' ' -f1)
+
 rootfs=$(mktemp -d /var/tmp/lucid-xrdp-rootfs.XXXXXX)
 trap 'rm -rf "$rootfs"' EXIT
-echo "build.sh: debootstrap ${suite} with xrdp into ${rootfs}"
-debootstrap --variant=minbase --include=xrdp,xorgxrdp "$suite" "$rootfs" "$mirror" >/dev/null
+echo "build.sh: debootstrap ${suite} with ${packages} into ${rootfs}"
+debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >/dev/null
 install -m 0755 entrypoint.sh "$rootfs/usr/local/bin/lucid-rdp-xrdp-entrypoint"
 # Nothing of this host's build belongs in the image.
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 tar -C "$rootfs" -c . | docker import \
 	--change 'ENTRYPOINT ["/usr/local/bin/lucid-rdp-xrdp-entrypoint"]' \
 	--change 'EXPOSE 3389/tcp' \
+	--change 'LABEL io.lucid-rdp.desktop=xfce4' \
+	--change "LABEL io.lucid-rdp.image-source=sha256:${source_hash}" \
 	--message "lucid-rdp xrdp image (${suite}, debootstrap)" \
 	- "$image" >/dev/null
 echo "build.sh: built ${image}"

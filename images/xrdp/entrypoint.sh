@@ -1,9 +1,115 @@
 #!/bin/sh
-# Entrypoint of lucid-rdp's xrdp image: sesman in the background, xrdp in front.
+# Entrypoint of lucid-rdp's xrdp image: accounts, then sesman in the background
+# and xrdp in front.
+#
+# Accounts: lucid-rdp mounts a server's users_file read-only at
+# /etc/lucid-rdp/users: `name:HASH` lines (crypt(3) hashes, as `chpasswd -e`
+# reads them), blank lines and `#` comments. At each start every account is made
+# if missing, with home /home/NAME and shell /bin/bash, and given its hash. /home
+# outlives the container (a volume or a host folder), so an account whose home is
+# already there takes that folder's owner uid and gid: its files stay its own
+# across replaces, whatever the order of the file. Accounts of the image itself
+# (uid below 1000, root among them) are never touched. Hashes are never printed
+# and never put on a command line: they go to chpasswd through a pipe.
+#
 # lucid-rdp bind-mounts its rendered /etc/xrdp/xrdp.ini and sesman.ini over the
 # image's own. A container that was stopped hard leaves pid files behind, and
 # xrdp refuses to start while they exist, so they go first.
-set -e
+set -eu
+
+users=/etc/lucid-rdp/users
+
+say() { echo "lucid-rdp-xrdp-entrypoint: $*" >&2; }
+
+# entries prints the users file without blank lines and comments.
+entries() { grep -v -E '^[[:space:]]*(#|$)' "$users" || true; }
+
+# taken_by_home reports whether a folder in /home belongs to uid $1.
+taken_by_home() {
+	for d in /home/*/; do
+		[ -d "$d" ] && [ "$(stat -c %u "$d")" = "$1" ] && return 0
+	done
+	return 1
+}
+
+# fresh_id prints the lowest id from 1000 up that no account, group or folder
+# in /home uses: a new account never takes the uid of a home that another
+# account, later in the file, will claim.
+fresh_id() {
+	id=1000
+	while getent passwd "$id" >/dev/null || getent group "$id" >/dev/null || taken_by_home "$id"; do
+		id=$((id + 1))
+	done
+	echo "$id"
+}
+
+# add_account makes account $1 unless it exists; it fails (and says why) for
+# an account it must not touch or cannot make.
+add_account() {
+	name=$1
+	home=/home/$name
+	if uid=$(id -u "$name" 2>/dev/null); then
+		if [ "$uid" -lt 1000 ]; then
+			say "$name is a system account of this image; it is left as it is and gets no password"
+			return 1
+		fi
+		return 0 # made at an earlier start of this container
+	fi
+	if getent group "$name" >/dev/null; then
+		say "$name: the image has a group of that name; choose another account name"
+		return 1
+	fi
+	if [ -d "$home" ]; then
+		uid=$(stat -c %u "$home")
+		gid=$(stat -c %g "$home")
+		if [ "$uid" -ge 1000 ] && ! getent passwd "$uid" >/dev/null; then
+			if ! getent group "$gid" >/dev/null; then
+				groupadd -g "$gid" "$name" || return 1
+			fi
+			useradd -u "$uid" -g "$gid" -d "$home" -M -s /bin/bash "$name" || return 1
+			return 0
+		fi
+		say "$home belongs to uid $uid, which is not free for $name; $name gets a new uid and that folder"
+	fi
+	id=$(fresh_id)
+	groupadd -g "$id" "$name" || return 1
+	if [ -d "$home" ]; then
+		useradd -u "$id" -g "$id" -d "$home" -M -s /bin/bash "$name" || return 1
+		chown "$id:$id" "$home" || return 1
+	else
+		useradd -u "$id" -g "$id" -d "$home" -m -s /bin/bash "$name" || return 1
+	fi
+}
+
+if [ -f "$users" ]; then
+	ok=""
+	for name in $(entries | cut -d: -f1); do
+		case $name in
+		[a-z_]*) ;;
+		*)
+			say "skipping ${name}: not a valid account name"
+			continue
+			;;
+		esac
+		case $name in *[!a-z0-9_-]*)
+			say "skipping ${name}: not a valid account name"
+			continue
+			;;
+		esac
+		if add_account "$name"; then
+			ok="$ok $name "
+		fi
+	done
+	# The hashes of the accounts made above, and only of those, through a pipe
+	# (printf is the shell's own: no hash is ever an argument of a process).
+	entries | while IFS=: read -r name hash; do
+		case $ok in *" $name "*) printf '%s:%s\n' "$name" "$hash" ;; esac
+	done | chpasswd -e
+	# shellcheck disable=SC2086 # $ok is words: let them collapse to one line
+	set -- $ok
+	say "accounts: ${*:-none}"
+fi
+
 rm -f /run/xrdp/xrdp.pid /run/xrdp/xrdp-sesman.pid /var/run/xrdp/xrdp.pid /var/run/xrdp/xrdp-sesman.pid
 mkdir -p /run/xrdp/sockdir
 chmod 3777 /run/xrdp/sockdir
