@@ -62,8 +62,7 @@ func ourContainers(t *testing.T, cli *client.Client) map[string]container.Summar
 // a plan afterwards is empty; `docker rm -f` of one is planned and restored;
 // an image change replaces all three; count 3 -> 1 destroys two.
 func TestDockerConverge(t *testing.T) {
-	h := newHost(t)
-	cli := needDocker(t)
+	h, cli := dockerHost(t)
 	h.write(dockerSpec(responderImage, 3))
 	h.mustApply()
 	cs := ourContainers(t, cli)
@@ -126,8 +125,7 @@ func TestDockerConverge(t *testing.T) {
 // TestDockerForeignContainer: a container named like ours but without the
 // label is never touched, and the server that wants the name fails clearly.
 func TestDockerForeignContainer(t *testing.T) {
-	h := newHost(t)
-	cli := needDocker(t)
+	h, cli := dockerHost(t)
 	ctx := context.Background()
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: "lucid-rdp-kiosk", Config: &container.Config{Image: responderImage}})
 	if err != nil {
@@ -166,8 +164,8 @@ server "other" {
 // A container from before deployment ids (managed label, no deployment label)
 // is adopted.
 func TestDockerDeployments(t *testing.T) {
-	a, b := newHost(t), newHost(t)
-	cli := needDocker(t)
+	a, cli := dockerHost(t)
+	b, _ := dockerHost(t)
 	ctx := context.Background()
 	a.write("server \"dep-a\" {\n  driver = \"docker\"\n  image  = \"" + responderImage + "\"\n  port   = PORT+1\n}\n")
 	b.write("server \"dep-b\" {\n  driver = \"docker\"\n  image  = \"" + responderImage + "\"\n  port   = PORT+1\n}\n")
@@ -254,23 +252,12 @@ func TestDockerDeployments(t *testing.T) {
 	}
 }
 
-// xrdpImage is the real xrdp image the tests build with images/xrdp/build.sh.
-const xrdpImage = "lucid/xrdp:integration"
-
 // TestDockerRealXrdp: a container from the image images/xrdp builds (real xrdp
 // from Debian's packages, no registry) answers the RDP probe, with lucid-rdp's
 // rendered session settings inside it.
 func TestDockerRealXrdp(t *testing.T) {
-	h := newHost(t)
-	cli := needDocker(t)
-	need(t, "debootstrap")
-	if _, err := cli.ImageInspect(context.Background(), xrdpImage); err != nil {
-		t.Logf("building %s with images/xrdp/build.sh (about a minute)", xrdpImage)
-		cmd := exec.Command("../images/xrdp/build.sh", strings.TrimPrefix(xrdpImage, "lucid/xrdp:"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build.sh: %v\n%s", err, out)
-		}
-	}
+	h, cli := dockerHost(t)
+	needXrdpImage(t, cli)
 	h.write(`
 server "real" {
   driver = "docker"
@@ -288,9 +275,9 @@ server "real" {
 	if err != nil || !strings.Contains(string(out), "\nMaxSessions=3\n") || !strings.Contains(string(out), "\nDisconnectedTimeLimit=600\n") {
 		t.Errorf("rendered sesman.ini not in force inside the container: %v\n%s", err, out)
 	}
-	out, _ = exec.Command("docker", "exec", "lucid-rdp-real", "pgrep", "-x", "xrdp-sesman").CombinedOutput()
-	if strings.TrimSpace(string(out)) == "" {
-		t.Error("no xrdp-sesman in the container")
+	// Read from the host's /proc: the image need not have pgrep.
+	if n := countProcs(containerProcs(t, cli, "lucid-rdp-real"), "xrdp-sesman", 0); n == 0 {
+		t.Error("no xrdp-sesman running as root in the container")
 	}
 }
 
@@ -359,8 +346,7 @@ func (p *engineProxy) down() {
 // reason while process servers still converge; when it is back, the agent
 // converges the docker servers by itself.
 func TestDockerEngineDown(t *testing.T) {
-	h := newHost(t)
-	needDocker(t)
+	h, _ := dockerHost(t)
 	sock := filepath.Join(h.dir, "engine.sock")
 	proxy := startEngineProxy(t, sock)
 	t.Setenv("DOCKER_HOST", "unix://"+sock)
@@ -413,4 +399,141 @@ server "kiosk" {
 		}
 		return false
 	})
+}
+
+// TestDockerDesktopLogin: a person gets a desktop. A docker server with a
+// users_file of one account: a wrong password gets no session, the right one
+// an xfce desktop (the picture is judged, and the session's Xorg and xfwm4 run
+// as the account), a wrong password from a second client meanwhile gets none.
+// The account's files live in the server's home volume: they outlive a
+// replace, still the account's when a new account comes first in the file,
+// and removing the server keeps the volume and says so.
+func TestDockerDesktopLogin(t *testing.T) {
+	ctx := context.Background()
+	const server, user = "desk", "alice"
+	vol := docker.HomeVolume(server)
+	h, cli := dockerHost(t)
+	need(t, "Xvfb", "xfreerdp")
+	needXrdpImage(t, cli)
+	_, _ = cli.VolumeRemove(ctx, vol, client.VolumeRemoveOptions{Force: true}) // an earlier run's
+	name := docker.ContainerName(server)
+	// Should the test stop half-way, log everyone out first: a server with a
+	// live session is drained, not removed, by newHost's cleanup.
+	t.Cleanup(func() { logOut(t, cli, name, -1) })
+
+	password := "correct horse battery staple"
+	hash := cryptHash(t, password)
+	if err := os.WriteFile(filepath.Join(h.dir, "desk.users"), []byte("# the desk's accounts\n"+user+":"+hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	specFor := func(image string) string {
+		return "server \"" + server + "\" {\n  driver     = \"docker\"\n  image      = \"" + image + "\"\n  port       = PORT+1\n  users_file = \"desk.users\"\n}\n"
+	}
+	h.write(specFor(xrdpImage))
+	h.mustApply()
+	port := h.base + 1
+	up(t, port)
+
+	// No secret in what the engine shows of the container.
+	inspect, err := exec.Command("docker", "inspect", name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker inspect: %v\n%s", err, inspect)
+	}
+	for _, secret := range []string{hash, strings.Split(hash, "$")[3], password} {
+		if strings.Contains(string(inspect), secret) {
+			t.Errorf("docker inspect %s shows a secret (%.12s...)", name, secret)
+		}
+	}
+	in, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usersRO, homeVol bool
+	for _, m := range in.Container.Mounts {
+		usersRO = usersRO || (m.Destination == "/etc/lucid-rdp/users" && !m.RW && m.Source == filepath.Join(h.dir, "desk.users"))
+		homeVol = homeVol || (m.Destination == "/home" && m.Name == vol)
+	}
+	if !usersRO || !homeVol {
+		t.Errorf("mounts: users file read-only %v, /home on volume %s %v: %+v", usersRO, vol, homeVol, in.Container.Mounts)
+	}
+	uid := uidIn(t, name, user)
+	if uid < 1000 {
+		t.Fatalf("%s has uid %d; want an ordinary account", user, uid)
+	}
+
+	// A wrong password: no session, no desktop.
+	wrong := desktopScreen(t)
+	wrongClient := wrong.login(t, port, user, "not the password")
+	wrong.noDesktopFor(t, 8*time.Second)
+	if n := countProcs(containerProcs(t, cli, name), "Xorg", uid); n != 0 {
+		t.Fatalf("a wrong password started %d Xorg for %s", n, user)
+	}
+	_ = wrongClient.Process.Kill()
+
+	// The right password: a desktop, drawn by the account's own X server and
+	// window manager.
+	t0 := time.Now()
+	right := desktopScreen(t)
+	right.login(t, port, user, password)
+	right.waitDesktop(t, 90*time.Second)
+	t.Logf("desktop drawn %s after the client started", time.Since(t0).Round(100*time.Millisecond))
+	waitFor(t, 30*time.Second, "Xorg and xfwm4 running as "+user, func() bool {
+		ps := containerProcs(t, cli, name)
+		return countProcs(ps, "Xorg", uid) == 1 && countProcs(ps, "xfwm4", uid) == 1
+	})
+
+	// Meanwhile a second client with a wrong password gets nothing.
+	second := desktopScreen(t)
+	second.login(t, port, user, "still not the password")
+	second.noDesktopFor(t, 8*time.Second)
+	if n := countProcs(containerProcs(t, cli, name), "Xorg", uid); n != 1 {
+		t.Errorf("after a wrong password from a second client, %s has %d Xorg; want 1", user, n)
+	}
+
+	// The account's files outlive a replace.
+	dockerExec(t, name, user, "kept across replaces\n", "tee", "/home/"+user+"/notes.txt")
+	logOut(t, cli, name, uid) // no session stands in the way of the replace
+	// A new account comes first in the file now: it must not take the uid of
+	// alice's home, which the new container finds on the volume.
+	if err := os.WriteFile(filepath.Join(h.dir, "desk.users"), []byte("bob:"+cryptHash(t, "bob's")+"\n"+user+":"+hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.ImageTag(ctx, client.ImageTagOptions{Source: xrdpImage, Target: xrdpImage + "-b"}); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.ImageRemove(ctx, xrdpImage+"-b", client.ImageRemoveOptions{})
+	h.write(specFor(xrdpImage + "-b"))
+	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "must be replaced") || !strings.Contains(out, "image") {
+		t.Fatalf("plan after the image change: exit %d\n%s", code, out)
+	}
+	h.mustApply()
+	up(t, port)
+	if now, _ := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); now.Container.ID == in.Container.ID {
+		t.Fatal("the container was not replaced")
+	}
+	if got := dockerExec(t, name, "", "", "stat", "-c", "%U %u %s", "/home/"+user+"/notes.txt"); got != fmt.Sprintf("%s %d 21", user, uid) {
+		t.Errorf("after the replace, notes.txt is %q; want owned by %s (uid %d), 21 bytes", got, user, uid)
+	}
+	if got := dockerExec(t, name, user, "", "cat", "/home/"+user+"/notes.txt"); got != "kept across replaces" {
+		t.Errorf("after the replace, notes.txt holds %q", got)
+	}
+	if bob, now := uidIn(t, name, "bob"), uidIn(t, name, user); bob == now || bob < 1000 || now != uid {
+		t.Errorf("after the replace, bob has uid %d and %s %d; want %s to keep %d and bob another", bob, user, now, user, uid)
+	}
+
+	// Removing the server keeps its home, and the plan says so.
+	h.write("")
+	kept := "# home: volume " + vol + " is kept"
+	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "# "+server+" will be destroyed") || !strings.Contains(out, kept) {
+		t.Fatalf("plan after removing the server: exit %d; want %q in:\n%s", code, kept, out)
+	}
+	if out := h.mustApply(); !strings.Contains(out, kept) {
+		t.Errorf("apply does not say the home is kept:\n%s", out)
+	}
+	if ids := containersNamed(t, cli, name); len(ids) != 0 {
+		t.Errorf("the container is still there: %v", ids)
+	}
+	if _, err := cli.VolumeInspect(ctx, vol, client.VolumeInspectOptions{}); err != nil {
+		t.Errorf("the home volume is gone after the server was removed: %v", err)
+	}
 }

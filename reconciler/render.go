@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
 )
 
 // ANSI colours for plan output, as Terraform uses them.
@@ -86,12 +88,26 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 		if (c.Action == Delete || c.Action == Drain) && c.Before != nil {
 			fmt.Fprintf(w, "      %s driver = %q\n", paint(red, "-"), c.Before.Driver)
 			fmt.Fprintf(w, "      %s port   = %d\n", paint(red, "-"), c.Before.Config.Port)
+			if c.Before.Driver == "docker" {
+				fmt.Fprintf(w, "      # home: %s is kept\n", dockerHome(c.Before))
+			}
 		}
 		fmt.Fprintln(w, "    }")
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "%s %d to create, %d to replace, %d to update, %d to destroy.\n",
 		paint(bold, "Plan:"), p.Summary.Create, p.Summary.Replace, p.Summary.Update, p.Summary.Delete)
+}
+
+// dockerHome names where a docker server keeps /home, which removing the
+// server never deletes: its host folder, or the docker driver's volume
+// lucid-rdp-NAME-home (docker.HomeVolume; the integration tests hold the two
+// names together).
+func dockerHome(in *drivers.Instance) string {
+	if in.Config.Home != "" {
+		return "host folder " + in.Config.Home
+	}
+	return "volume lucid-rdp-" + in.Name + "-home"
 }
 
 // JSON returns p in the `plan -json` format of DESIGN.md.

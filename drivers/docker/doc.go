@@ -13,6 +13,13 @@
 // a lucid-rdp that predates deployment ids (managed label, no deployment label)
 // are adopted, so an upgrade does not orphan them.
 //
+// Homes: a server's /home is the host folder the spec names (home), or the
+// volume lucid-rdp-NAME-home, made with the server's labels at its first start.
+// lucid-rdp never removes either: replacing or removing a server keeps its
+// users' files. The spec's users_file is bind-mounted read-only at
+// /etc/lucid-rdp/users, where the image's entrypoint makes the accounts at each
+// start; no hash goes into env, labels or the image.
+//
 // Each server's rendered xrdp.ini and sesman.ini live in
 // state_dir/docker/NAME/ and are bind-mounted read-only over the image's own, so
 // the spec's security and session settings apply inside the container. Settings

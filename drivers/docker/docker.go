@@ -53,6 +53,11 @@ const (
 // ContainerName is the name of server name's container.
 func ContainerName(name string) string { return "lucid-rdp-" + name }
 
+// HomeVolume is the name of the volume that holds server name's /home when
+// the spec sets no home folder. It is made with the server's first container
+// and never removed by lucid-rdp: removing a server keeps its users' files.
+func HomeVolume(name string) string { return "lucid-rdp-" + name + "-home" }
+
 // Paths inside the container.
 const (
 	containerPort = "3389/tcp"
@@ -60,6 +65,9 @@ const (
 	sesmanINIPath = "/etc/xrdp/sesman.ini"
 	certPath      = "/etc/lucid-rdp/tls/cert.pem"
 	keyPath       = "/etc/lucid-rdp/tls/key.pem"
+	// usersPath is where the image's entrypoint reads the server's accounts.
+	usersPath = "/etc/lucid-rdp/users"
+	homePath  = "/home"
 )
 
 // StartTimeout bounds how long Start waits for a new container to answer RDP.
@@ -305,6 +313,16 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 			mount.Mount{Type: mount.TypeBind, Source: c.Certificate, Target: certPath, ReadOnly: true},
 			mount.Mount{Type: mount.TypeBind, Source: c.Key, Target: keyPath, ReadOnly: true})
 	}
+	if c.UsersFile != "" {
+		// The file itself, read-only: its hashes go nowhere else (not into
+		// env, labels or the image), and the entrypoint applies it at start.
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: c.UsersFile, Target: usersPath, ReadOnly: true})
+	}
+	home, err := d.home(ctx, want.Name, c, dep)
+	if err != nil {
+		return drivers.Instance{}, err
+	}
+	mounts = append(mounts, home)
 	// Inside the container xrdp listens on every address of its own network
 	// namespace; the engine publishes that on the host's address:port.
 	ini := xrdpconf.XrdpINI(want.Name, "3389", c, cert, key, "/var/log/xrdp.log")
@@ -380,6 +398,41 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	}, nil
 }
 
+// home returns the mount of server name's /home: the spec's host folder
+// (made when missing), or the server's volume, made with the managed, server
+// and deployment labels when missing. A volume of that name without the
+// managed label and this server's name is not lucid-rdp's: the server fails
+// rather than mount it. One made by another deployment for a server of the
+// same name is used: homes should outlive a lost state folder, and two
+// deployments cannot run that server at once (the container name is taken).
+func (d *Driver) home(ctx context.Context, name string, c drivers.Config, dep string) (mount.Mount, error) {
+	if c.Home != "" {
+		if err := os.MkdirAll(c.Home, 0o755); err != nil {
+			return mount.Mount{}, fmt.Errorf("docker: %s: home: %w", name, err)
+		}
+		return mount.Mount{Type: mount.TypeBind, Source: c.Home, Target: homePath}, nil
+	}
+	vol := HomeVolume(name)
+	got, err := d.cli.VolumeInspect(ctx, vol, client.VolumeInspectOptions{})
+	switch {
+	case cerrdefs.IsNotFound(err):
+		_, err = d.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: vol, Labels: map[string]string{
+			LabelManaged:    "true",
+			LabelServer:     name,
+			LabelDeployment: dep,
+		}})
+		if err != nil {
+			return mount.Mount{}, fmt.Errorf("docker: %s: create volume %s: %w", name, vol, err)
+		}
+	case err != nil:
+		return mount.Mount{}, fmt.Errorf("docker: %s: volume %s: %w", name, vol, err)
+	case got.Volume.Labels[LabelManaged] != "true" || got.Volume.Labels[LabelServer] != name:
+		return mount.Mount{}, fmt.Errorf("docker: %s: a volume named %s exists and is not lucid-rdp's home for this server (it lacks %s=true or %s=%s); lucid-rdp will not give its files to this server: rename or remove it, set home, or rename this server",
+			name, vol, LabelManaged, LabelServer, name)
+	}
+	return mount.Mount{Type: mount.TypeVolume, Source: vol, Target: homePath}, nil
+}
+
 // waitUp probes the published port until it answers RDP, the container stops,
 // or time runs out.
 func (d *Driver) waitUp(ctx context.Context, id string, c drivers.Config) error {
@@ -407,7 +460,8 @@ func (d *Driver) waitUp(ctx context.Context, id string, c drivers.Config) error 
 }
 
 // Stop implements drivers.Driver: stop with grace; with forget, remove the
-// container and its rendered configs.
+// container and its rendered configs. The server's home (volume or host
+// folder) is never removed.
 func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, forget bool) error {
 	ids, err := d.owned(ctx, name)
 	if err != nil {
