@@ -537,3 +537,44 @@ func TestDockerDesktopLogin(t *testing.T) {
 		t.Errorf("the home volume is gone after the server was removed: %v", err)
 	}
 }
+
+// TestDockerHomeFolder: with home set, the server's /home is that host folder
+// (made when missing), no volume is made, and removing the server keeps the
+// folder and says so.
+func TestDockerHomeFolder(t *testing.T) {
+	h, cli := dockerHost(t)
+	ctx := context.Background()
+	home := filepath.Join(h.dir, "homes", "booth")
+	h.write("server \"booth\" {\n  driver = \"docker\"\n  image  = \"" + responderImage + "\"\n  port   = PORT+1\n  home   = \"homes/booth\"\n}\n")
+	h.mustApply()
+	up(t, h.base+1)
+	if st, err := os.Stat(home); err != nil || !st.IsDir() || st.Mode().Perm() != 0o755 {
+		t.Fatalf("home folder %s: %v %v; want a 0755 folder", home, st, err)
+	}
+	in, err := cli.ContainerInspect(ctx, docker.ContainerName("booth"), client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := false
+	for _, m := range in.Container.Mounts {
+		bound = bound || (m.Destination == "/home" && m.Source == home && m.RW)
+	}
+	if !bound {
+		t.Errorf("/home is not %s: %+v", home, in.Container.Mounts)
+	}
+	if _, err := cli.VolumeInspect(ctx, docker.HomeVolume("booth"), client.VolumeInspectOptions{}); err == nil {
+		t.Errorf("a volume %s was made for a server with a home folder", docker.HomeVolume("booth"))
+	}
+	if err := os.WriteFile(filepath.Join(home, "left-here"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.write("")
+	kept := "# home: host folder " + home + " is kept"
+	if code, out := h.planCode(); code != 2 || !strings.Contains(out, kept) {
+		t.Errorf("plan after removing the server: exit %d; want %q in:\n%s", code, kept, out)
+	}
+	h.mustApply()
+	if _, err := os.Stat(filepath.Join(home, "left-here")); err != nil {
+		t.Errorf("the home folder's file is gone after the server was removed: %v", err)
+	}
+}
