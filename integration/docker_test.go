@@ -578,3 +578,35 @@ func TestDockerHomeFolder(t *testing.T) {
 		t.Errorf("the home folder's file is gone after the server was removed: %v", err)
 	}
 }
+
+// TestDockerUsersFileEdit: an edit of a users file's contents (the spec
+// itself unchanged) replaces the server, and then the host matches again.
+func TestDockerUsersFileEdit(t *testing.T) {
+	h, cli := dockerHost(t)
+	users := filepath.Join(h.dir, "kiosk.users")
+	writeUsers := func(password string) {
+		t.Helper()
+		if err := os.WriteFile(users, []byte("alice:"+cryptHash(t, password)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeUsers("first")
+	h.write("server \"ukiosk\" {\n  driver     = \"docker\"\n  image      = \"" + responderImage + "\"\n  port       = PORT+1\n  users_file = \"kiosk.users\"\n}\n")
+	h.mustApply()
+	before := containersNamed(t, cli, docker.ContainerName("ukiosk"))
+	if code, out := h.planCode(); code != 0 {
+		t.Fatalf("plan after apply: exit %d\n%s", code, out)
+	}
+	writeUsers("second")
+	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "# ukiosk must be replaced") || !strings.Contains(out, "users_file") {
+		t.Fatalf("plan after the users file changed: exit %d\n%s", code, out)
+	}
+	h.mustApply()
+	up(t, h.base+1)
+	if after := containersNamed(t, cli, docker.ContainerName("ukiosk")); len(after) != 1 || len(before) != 1 || after[0] == before[0] {
+		t.Errorf("containers before %v, after %v; want one, replaced", before, after)
+	}
+	if code, out := h.planCode(); code != 0 {
+		t.Errorf("plan after the replace: exit %d\n%s", code, out)
+	}
+}
