@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/drivers/docker"
 )
 
@@ -481,6 +482,16 @@ func TestDockerDesktopLogin(t *testing.T) {
 		ps := containerProcs(t, cli, name)
 		return countProcs(ps, "Xorg", uid) == 1 && countProcs(ps, "xfwm4", uid) == 1
 	})
+
+	// The agent lists the session with its user, from inside the container.
+	api := h.base + 19
+	h.writeRaw(h.agentBlock(api, "") + strings.ReplaceAll(specFor(xrdpImage), "PORT+1", strconv.Itoa(port)))
+	agent := h.startAgent(api)
+	waitFor(t, 15*time.Second, "sessions -json to list "+user+" on "+server, func() bool {
+		s, ok := sessionOf(agent.sessionsJSON(t), server, user)
+		return ok && s.State == drivers.SessionActive && s.Display > 0 && s.Client != ""
+	})
+	agent.stop(t) // the rest of the test applies by hand
 
 	// Meanwhile a second client with a wrong password gets nothing.
 	second := desktopScreen(t)
