@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"time"
 
-	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
@@ -227,40 +225,4 @@ type SessionLister interface {
 // running while it drains: its sessions must not end because an edit removed it.
 type Drainer interface {
 	Drain(ctx context.Context, name string) error
-}
-
-// SessionSockets sorts the established sockets of tab by the instance whose
-// listener accepted them: same port, and the instance's address or a wildcard.
-// lucid-rdp's own health probes are left out. Exited instances count too: a
-// drained listener's sessions outlive it.
-func SessionSockets(instances []Instance, tab *socktab.Table) map[string][]socktab.Socket {
-	byPort := map[int][]Instance{}
-	for _, in := range instances {
-		byPort[in.Config.Port] = append(byPort[in.Config.Port], in)
-	}
-	out := map[string][]socktab.Socket{}
-	for _, s := range tab.Established {
-		ins := byPort[s.LocalPort]
-		if len(ins) == 0 || (s.Remote.IsLoopback() && rdpprobe.IsProbe(s.RemotePort)) {
-			continue
-		}
-		for _, in := range ins {
-			addr := net.ParseIP(in.Config.Address)
-			if addr == nil || addr.IsUnspecified() || addr.Equal(s.Local) {
-				out[in.Name] = append(out[in.Name], s)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// CountSessionSockets counts SessionSockets per instance (0 for none).
-func CountSessionSockets(instances []Instance, tab *socktab.Table) map[string]int {
-	socks := SessionSockets(instances, tab)
-	out := make(map[string]int, len(instances))
-	for _, in := range instances {
-		out[in.Name] = len(socks[in.Name])
-	}
-	return out
 }

@@ -31,7 +31,6 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
-	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
 
 // Name is this driver's name in the spec.
@@ -487,13 +486,6 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 // Update implements drivers.Driver: settings live beside the rendered configs.
 func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	return d.writeSettings(want.Name, want.Settings)
-}
-
-// CountSessions implements drivers.SessionCounter. Connections to a published
-// port that pass through the engine's userland proxy show in the host's socket
-// table on that port; connections NATed straight into the container do not.
-func (d *Driver) CountSessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) map[string]int {
-	return drivers.CountSessionSockets(instances, tab)
 }
 
 // Notify implements drivers.Notifier from the engine's event stream: a

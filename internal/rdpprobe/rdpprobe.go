@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -42,13 +41,17 @@ func Probe(ctx context.Context, address string, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var d net.Dialer
+	if host == "127.0.0.1" {
+		// A dial from 127.0.0.1 to a loopback port nobody listens on yet can
+		// pick that very port as its source and connect to itself, and then
+		// hold it so the server cannot bind it. From another address it cannot.
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("rdpprobe: %w", err)
 	}
 	defer conn.Close()
-	local := conn.LocalAddr().(*net.TCPAddr).Port
-	remember(local)
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
@@ -63,34 +66,4 @@ func Probe(ctx context.Context, address string, port int) error {
 		return ErrNotRDP
 	}
 	return nil
-}
-
-// How long a probe's local port is remembered: longer than any probe lasts,
-// shorter than the kernel takes to reuse an ephemeral port.
-const rememberFor = 30 * time.Second
-
-var (
-	mu     sync.Mutex
-	probes = map[int]time.Time{}
-)
-
-func remember(port int) {
-	mu.Lock()
-	defer mu.Unlock()
-	now := time.Now()
-	probes[port] = now
-	for p, at := range probes {
-		if now.Sub(at) > rememberFor {
-			delete(probes, p)
-		}
-	}
-}
-
-// IsProbe reports whether a connection from local port port was one of this
-// process's recent probes.
-func IsProbe(port int) bool {
-	mu.Lock()
-	defer mu.Unlock()
-	at, ok := probes[port]
-	return ok && time.Since(at) <= rememberFor
 }
