@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers/docker"
 )
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
@@ -379,4 +381,38 @@ func TestAgentAPI(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "No live sessions.") {
 		t.Errorf("lucid-rdp sessions: %v\n%s", err, out)
 	}
+}
+
+// TestAgentFollowsUsersFileEdit: an edit of a docker server's users file alone
+// (the spec's bytes stay the same) replaces the server, since the container
+// applies its accounts at start.
+func TestAgentFollowsUsersFileEdit(t *testing.T) {
+	h, cli := dockerHost(t)
+	users := filepath.Join(h.dir, "kiosk.users")
+	if err := os.WriteFile(users, []byte("alice:"+cryptHash(t, "one")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api := h.base + 19
+	h.writeRaw(h.agentBlock(api, "") + fmt.Sprintf(`
+server "kiosk" {
+  driver     = "docker"
+  image      = %q
+  port       = %d
+  users_file = "kiosk.users"
+}
+`, responderImage, h.base+1))
+	h.startAgent(api)
+	name := docker.ContainerName("kiosk")
+	var first []string
+	waitFor(t, 20*time.Second, "the kiosk container", func() bool {
+		first = containersNamed(t, cli, name)
+		return len(first) == 1 && answers(h.base+1)
+	})
+	if err := os.WriteFile(users, []byte("alice:"+cryptHash(t, "two")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the kiosk to be replaced", func() bool {
+		now := containersNamed(t, cli, name)
+		return len(now) == 1 && now[0] != first[0] && answers(h.base+1)
+	})
 }

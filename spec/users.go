@@ -59,8 +59,7 @@ func readUsersFile(path string) usersFile {
 	if len(src) > MaxUsersFile {
 		return usersFile{err: fmt.Errorf("%s is larger than %d bytes", path, MaxUsersFile)}
 	}
-	sum := sha256.Sum256(src)
-	out := usersFile{hash: "sha256:" + hex.EncodeToString(sum[:])}
+	out := usersFile{hash: contentHash(src)}
 	seen := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	sc.Buffer(make([]byte, 0, 4096), MaxUsersFile)
@@ -126,4 +125,36 @@ func (b *builder) checkUsersFile(path string, at *hcl.Range) string {
 		b.warnAt(at, "No accounts", "users_file %s declares no account, so nobody can log in with it.", path)
 	}
 	return u.hash
+}
+
+// contentHash is how a users file's contents are named in the config hash.
+func contentHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// UsersFileHash reads the users file at path as a load does (at most
+// MaxUsersFile bytes, regular files only) and returns the hash of its
+// contents, to tell whether it changed since the spec was loaded.
+func UsersFileHash(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxUsersFile+1))
+	if err != nil {
+		return "", err
+	}
+	if len(src) > MaxUsersFile {
+		return "", fmt.Errorf("%s is larger than %d bytes", path, MaxUsersFile)
+	}
+	return contentHash(src), nil
 }

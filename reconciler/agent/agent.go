@@ -129,7 +129,7 @@ func (a *Agent) reload(force bool) (bool, error) {
 	src, err := os.ReadFile(a.cfg.SpecPath)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes) {
+	if err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes) && !a.usersFilesChanged() {
 		return false, nil
 	}
 	var s *spec.Spec
@@ -174,6 +174,24 @@ func (a *Agent) reload(force bool) (bool, error) {
 	a.m.reloadTimestamp.Set(float64(a.loadedAt.UnixNano()) / 1e9)
 	a.log.Info("spec loaded", "path", a.cfg.SpecPath, "hash", reconciler.SpecHash(s), "servers", len(s.Servers))
 	return true, nil
+}
+
+// usersFilesChanged reports whether a users file the spec in force names has
+// other contents now: the spec's bytes alone do not show such an edit. The
+// caller holds a.mu.
+func (a *Agent) usersFilesChanged() bool {
+	if a.spec == nil {
+		return false
+	}
+	for _, srv := range a.spec.Servers {
+		if srv.UsersFile == "" {
+			continue
+		}
+		if h, err := spec.UsersFileHash(srv.UsersFile); err != nil || h != srv.UsersHash {
+			return true
+		}
+	}
+	return false
 }
 
 // Reload asks the running loop to reload the spec now and waits for the pass.
@@ -299,6 +317,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 		case <-a.kick:
 			pass()
 		case <-resync.C:
+			_, _ = a.reload(false) // users files may live outside the watched folder
 			pass()
 		case <-retry.C:
 			pass()
