@@ -83,4 +83,14 @@ func endSessions(t *testing.T, uids ...int) {
 			}
 		}
 	}
+	// An X server that exits cleans its lock file and socket up; one killed
+	// later by force would leave them behind.
+	waitFor(t, 10*time.Second, "the X servers to exit", func() bool {
+		for _, uid := range uids {
+			if runs(uid, "Xorg") {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -49,6 +49,7 @@ func TestProcessDesktopLogin(t *testing.T) {
 	alice := hostUser(t, "lucid-it-alice", "Alice-pw-1")
 	bob := hostUser(t, "lucid-it-bob", "Bob-pw-2")
 	t.Cleanup(func() { endSessions(t, alice, bob) })
+	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "sesman.out", "xrdp.log") })
 	api := h.base + 19
 	spec := func(layer string) string {
 		return h.agentBlock(api, "") + fmt.Sprintf(`

@@ -218,3 +218,19 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// logServerFiles logs the named files of every process server of the test's
+// state folder, when the test has failed: what sesman and xrdp said.
+func (h *host) logServerFiles(names ...string) {
+	if !h.t.Failed() {
+		return
+	}
+	dirs, _ := filepath.Glob(filepath.Join(h.dir, "state", "servers", "*"))
+	for _, d := range dirs {
+		for _, n := range names {
+			if b, err := os.ReadFile(filepath.Join(d, n)); err == nil {
+				h.t.Logf("%s/%s:\n%s", filepath.Base(d), n, b)
+			}
+		}
+	}
+}

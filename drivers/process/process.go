@@ -273,6 +273,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		if err := d.allocate(want.Name, rec, old, keep); err != nil {
 			return drivers.Instance{}, err
 		}
+		d.clearStaleDisplays(rec.DisplayOffset, rec.DisplayOffset+max(rec.Settings.MaxSessions, 1))
 		changed, err := d.writeSesmanINI(rec)
 		if err != nil {
 			return drivers.Instance{}, err
@@ -585,6 +586,7 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	if err := d.writeRecord(r); err != nil {
 		return fmt.Errorf("process: update %s: %w", want.Name, err)
 	}
+	d.clearStaleDisplays(r.DisplayOffset, r.DisplayOffset+max(r.Settings.MaxSessions, 1))
 	changed, err := d.writeSesmanINI(r)
 	if err != nil {
 		return err
