@@ -496,6 +496,10 @@ func (b *builder) mergeSessions(s *Server, raw *serverBlock, own, def *sessionsB
 	}
 	if v, from := nested(own, def, func(x *sessionsBlock) *string { return x.IdleTimeout }, body); v != nil {
 		s.Sessions.IdleTimeout = b.duration(v, 0, from, "idle_timeout", fallback)
+		if d := s.Sessions.IdleTimeout; d > 0 && d < time.Minute {
+			b.warnAt(attrRange(from, "idle_timeout", fallback), "Idle timeout raised to 1m",
+				"idle_timeout = %q; xrdp's X server counts idle time from 60 s, so sessions end after 1m without input.", *v)
+		}
 	}
 	if v, from := nested(own, def, func(x *sessionsBlock) *string { return x.DisconnectedTimeout }, body); v != nil {
 		s.Sessions.DisconnectedTimeout = b.duration(v, 0, from, "disconnected_timeout", fallback)

@@ -378,3 +378,13 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleTimeoutUnderAMinuteWarns: xrdp cannot end a session sooner than 60 s
+// after the last input, so a shorter idle_timeout loads with a warning.
+func TestIdleTimeoutUnderAMinuteWarns(t *testing.T) {
+	src := "server \"a\" {\n  port = 13500\n  sessions {\n    idle_timeout = \"30s\"\n  }\n}\n"
+	s, diags := Parse("idle.hcl", []byte(src))
+	if s == nil || diags.HasErrors() || len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || diags[0].Subject.Start.Line != 4 {
+		t.Fatalf("spec %v, diagnostics %v", s != nil, diags)
+	}
+}
