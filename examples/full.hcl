@@ -46,10 +46,12 @@ server "pool" {
 }
 
 server "kiosk" {
-  driver = "docker"
-  image  = "lucid/xrdp:bookworm"
-  port   = 13500
-  env    = { TZ = "UTC" }
+  driver     = "docker"
+  image      = "lucid/xrdp:bookworm"
+  port       = 13500
+  env        = { TZ = "UTC" }
+  users_file = "kiosk.users" # the container's accounts; no password in the spec
+  # home = "/srv/lucid-rdp/kiosk/home" # default: the volume lucid-rdp-kiosk-home, kept
   resources {
     cpus   = 1.5
     memory = "2GiB"
