@@ -197,15 +197,22 @@ func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
 
 // xrdpPath finds the xrdp executable, resolved through symlinks as the kernel
 // reports it in /proc/PID/exe.
-func (d *Driver) xrdpPath() (string, error) {
-	p := d.Xrdp
+func (d *Driver) xrdpPath() (string, error) { return findProgram(d.Xrdp, "xrdp") }
+
+// sesmanPath finds xrdp-sesman, resolved the same way.
+func (d *Driver) sesmanPath() (string, error) { return findProgram(d.Sesman, "xrdp-sesman") }
+
+// findProgram returns set, or name found on PATH or in /usr/sbin (not on every
+// PATH), resolved through symlinks.
+func findProgram(set, name string) (string, error) {
+	p := set
 	if p == "" {
 		var err error
-		if p, err = exec.LookPath("xrdp"); err != nil {
-			if _, serr := os.Stat("/usr/sbin/xrdp"); serr != nil {
-				return "", errors.New("process: xrdp is not installed (Debian: apt-get install xrdp)")
+		if p, err = exec.LookPath(name); err != nil {
+			if _, serr := os.Stat("/usr/sbin/" + name); serr != nil {
+				return "", fmt.Errorf("process: %s is not installed (Debian: apt-get install xrdp)", name)
 			}
-			p = "/usr/sbin/xrdp"
+			p = "/usr/sbin/" + name
 		}
 	}
 	return filepath.EvalSymlinks(p)
@@ -411,21 +418,6 @@ func (d *Driver) reloadSesman(rec *record) {
 			d.Log.Debug("sesman reloaded", "server", rec.Name, "pid", rec.Sesman.PID)
 		}
 	}
-}
-
-// sesmanPath finds xrdp-sesman, resolved as /proc/PID/exe reports it.
-func (d *Driver) sesmanPath() (string, error) {
-	p := d.Sesman
-	if p == "" {
-		var err error
-		if p, err = exec.LookPath("xrdp-sesman"); err != nil {
-			if _, serr := os.Stat("/usr/sbin/xrdp-sesman"); serr != nil {
-				return "", errors.New("process: xrdp-sesman is not installed (Debian: apt-get install xrdp)")
-			}
-			p = "/usr/sbin/xrdp-sesman"
-		}
-	}
-	return filepath.EvalSymlinks(p)
 }
 
 // waitListening waits until something listens on loopback port (sesman, which
