@@ -7,14 +7,27 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
 // Where X servers leave their marks; sesman takes a display whose lock file or
-// socket exists as in use.
+// socket exists as in use, and so it does with the sockets xorgxrdp and chansrv
+// make for it in xrdp's sockdir.
 var (
 	xLockFile = func(n int) string { return "/tmp/.X" + strconv.Itoa(n) + "-lock" }
 	xSocket   = func(n int) string { return "/tmp/.X11-unix/X" + strconv.Itoa(n) }
+	xrdpMarks = func(n int) []string {
+		d := strconv.Itoa(n)
+		return []string{
+			hostRunDir + "/sockdir/xrdp_display_" + d,
+			hostRunDir + "/sockdir/xrdp_chansrv_socket_" + d,
+			hostRunDir + "/sockdir/xrdp_chansrv_audio_out_socket_" + d,
+			hostRunDir + "/sockdir/xrdp_chansrv_audio_in_socket_" + d,
+			hostRunDir + "/sockdir/xrdpapi_" + d,
+		}
+	}
 )
 
 // clearStaleDisplays removes the lock files and sockets that X servers killed
@@ -27,23 +40,53 @@ func (d *Driver) clearStaleDisplays(first, last int) {
 	listening := listeningUnixPaths()
 	for n := first; n <= last; n++ {
 		lock, sock := xLockFile(n), xSocket(n)
-		_, lerr := os.Stat(lock)
-		_, serr := os.Stat(sock)
-		if lerr != nil && serr != nil {
-			continue // free
-		}
-		if b, err := os.ReadFile(lock); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && isXServer(pid) {
-				continue
+		marks := append([]string{lock, sock}, xrdpMarks(n)...)
+		present := false
+		for _, m := range marks {
+			if _, err := os.Lstat(m); err == nil {
+				present = true
 			}
 		}
-		if listening[sock] {
+		if !present {
+			continue // free
+		}
+		if pid, ok := lockPID(lock); ok && isXServer(pid) {
 			continue
 		}
-		_ = os.Remove(lock)
-		_ = os.Remove(sock)
+		inUse := false
+		for _, m := range marks[1:] {
+			inUse = inUse || listening[m]
+		}
+		if inUse {
+			continue
+		}
+		for _, m := range marks {
+			_ = os.Remove(m) // never follows a symlink: removes the link itself
+		}
 		d.Log.Info("cleared a display an X server left behind", "display", n)
 	}
+}
+
+// lockPID reads the pid in an X lock file. /tmp is anyone's: the file is
+// opened without following links or blocking (a FIFO planted there must not
+// hang lucid-rdp), must be a regular file, and only its first bytes are read.
+func lockPID(path string) (int, bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, false
+	}
+	buf := make([]byte, 32)
+	n, err := unix.Read(fd, buf)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	return pid, err == nil
 }
 
 // isXServer reports whether pid is a live X server.

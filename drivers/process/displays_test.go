@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -14,10 +15,11 @@ import (
 // display whose socket is listened on is left alone.
 func TestClearStaleDisplays(t *testing.T) {
 	dir := t.TempDir()
-	lockOf, sockOf := xLockFile, xSocket
-	t.Cleanup(func() { xLockFile, xSocket = lockOf, sockOf })
+	lockOf, sockOf, marksOf := xLockFile, xSocket, xrdpMarks
+	t.Cleanup(func() { xLockFile, xSocket, xrdpMarks = lockOf, sockOf, marksOf })
 	xLockFile = func(n int) string { return filepath.Join(dir, ".X"+strconv.Itoa(n)+"-lock") }
 	xSocket = func(n int) string { return filepath.Join(dir, "X"+strconv.Itoa(n)) }
+	xrdpMarks = func(n int) []string { return []string{filepath.Join(dir, "xrdp_display_"+strconv.Itoa(n))} }
 	write := func(p, s string) {
 		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
@@ -28,6 +30,12 @@ func TestClearStaleDisplays(t *testing.T) {
 	write(xSocket(101), "")
 	// 102: a lock naming a live process that is no X server (a reused pid).
 	write(xLockFile(102), strconv.Itoa(os.Getpid())+"\n")
+	// 102 also left xorgxrdp's socket in xrdp's sockdir.
+	write(xrdpMarks(102)[0], "")
+	// 104: a FIFO planted as a lock file must not hang the clearing.
+	if err := syscall.Mkfifo(xLockFile(104), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// 103: a live listener on the socket, no lock: in use.
 	ln, err := net.Listen("unix", xSocket(103))
 	if err != nil {
@@ -37,7 +45,7 @@ func TestClearStaleDisplays(t *testing.T) {
 
 	d := &Driver{Log: hclog.NewNullLogger()}
 	d.clearStaleDisplays(100, 104)
-	for _, p := range []string{xLockFile(101), xSocket(101), xLockFile(102)} {
+	for _, p := range []string{xLockFile(101), xSocket(101), xLockFile(102), xrdpMarks(102)[0], xLockFile(104)} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s is stale and still there", p)
 		}
