@@ -14,8 +14,14 @@ import (
 // The check runs from init so it works in any binary that links this package
 // (the CLI and test binaries alike).
 //
-//	lucid-rdp __lucid-rdp-xrdp-namespace RUNDIR SESMAN_INI PIDFILE PROGRAM ARGS...
-const helperArg = "__lucid-rdp-xrdp-namespace"
+//	lucid-rdp __lucid-rdp-xrdp-namespace-2 RUNDIR SESMAN_INI PIDFILE PROGRAM ARGS...
+//
+// Before it execs, it waits for one byte on fd 3, the gate: lucid-rdp sends it
+// once its record names this process. If lucid-rdp dies first, the gate closes
+// empty and the helper exits, so nothing runs that no record tracks.
+// The name carries the argument protocol's version: an agent still running an
+// older binary must not call a newer helper with other arguments.
+const helperArg = "__lucid-rdp-xrdp-namespace-2"
 
 // Paths compiled into xrdp 0.9.
 const (
@@ -75,5 +81,11 @@ func runHelper(runDir, sesmanINI, pidFile string, argv []string) error {
 	}
 	// A pid file left by an instance that was killed would stop the next one.
 	_ = os.Remove(filepath.Join(hostRunDir, filepath.Base(pidFile)))
+	gate := os.NewFile(3, "gate")
+	var b [1]byte
+	if n, _ := gate.Read(b[:]); n != 1 {
+		return fmt.Errorf("lucid-rdp went away before it recorded this process; not starting %s", argv[0])
+	}
+	gate.Close()
 	return syscall.Exec(argv[0], argv, os.Environ())
 }

@@ -281,24 +281,13 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 			return drivers.Instance{}, err
 		}
 		d.clearStaleDisplays(rec.DisplayOffset, rec.DisplayOffset+max(rec.Settings.MaxSessions, 1))
-		changed, err := d.writeSesmanINI(rec)
-		if err != nil {
+		if err := d.writeSesmanINI(rec); err != nil {
 			return drivers.Instance{}, err
 		}
 		if keep {
-			if changed {
-				d.reloadSesman(rec)
-			}
-		} else {
-			id, done, err := d.startSesman(rec)
-			if err != nil {
-				return drivers.Instance{}, err
-			}
-			rec.Sesman, sesmanDone = &id, done
-			if err := d.writeRecord(rec); err != nil {
-				_ = syscall.Kill(id.PID, syscall.SIGKILL)
-				return drivers.Instance{}, fmt.Errorf("process: %s: write record: %w", want.Name, err)
-			}
+			d.reloadSesman(rec) // cheap, and right even if an earlier reload was lost
+		} else if sesmanDone, err = d.startSesman(rec); err != nil {
+			return drivers.Instance{}, err
 		}
 	}
 
@@ -307,15 +296,19 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	if err := atomicfile.Replace(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("process: %s: %w", want.Name, err)
 	}
-	id, done, err := d.spawn(rec, xrdp, "xrdp.out", "xrdp.pid", xrdp, "--nodaemon", "--config", ini)
+	id, done, release, err := d.spawn(rec, xrdp, "xrdp.out", "xrdp.pid", xrdp, "--nodaemon", "--config", ini)
 	if err != nil {
 		return drivers.Instance{}, fmt.Errorf("process: %s: start xrdp: %w", want.Name, err)
 	}
 	rec.Identity = id
 	if err := d.writeRecord(rec); err != nil {
-		_ = syscall.Kill(id.PID, syscall.SIGKILL)
+		release(false)
+		if rec.SharedSesman { // no gate: it already runs
+			_ = syscall.Kill(id.PID, syscall.SIGKILL)
+		}
 		return drivers.Instance{}, fmt.Errorf("process: %s: write record: %w", want.Name, err)
 	}
+	release(true)
 	// Both start side by side; the sesman, started first, is mostly up by the
 	// time the listener answers.
 	if err := waitUp(ctx, c.Address, c.Port, done); err != nil {
@@ -338,51 +331,81 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 // spawn starts argv as part of server rec: in its own session, so it outlives
 // lucid-rdp, and as root in a private mount namespace (see runHelper). exe is
 // the executable the kernel will report for it. done is closed when it exits.
-func (d *Driver) spawn(rec *record, exe, outName, pidFile string, argv ...string) (procfs.Identity, <-chan struct{}, error) {
+//
+// As root the process waits at a gate until release is called: call it once
+// the record names the process, so that a lucid-rdp killed in between leaves
+// nothing untracked (the helper sees the gate close and exits instead of
+// starting xrdp). release without a record (ok false) only closes the gate.
+func (d *Driver) spawn(rec *record, exe, outName, pidFile string, argv ...string) (id procfs.Identity, done <-chan struct{}, release func(ok bool), err error) {
 	dir := d.dir(rec.Name)
 	out, err := os.OpenFile(filepath.Join(dir, outName), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return procfs.Identity{}, nil, err
+		return id, nil, nil, err
 	}
 	defer out.Close()
 	attr := &syscall.SysProcAttr{Setsid: true}
+	release = func(bool) {}
+	var gate *os.File
+	var extra []*os.File
 	if !rec.SharedSesman {
 		self, err := os.Executable()
 		if err != nil {
-			return procfs.Identity{}, nil, err
+			return id, nil, nil, err
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return id, nil, nil, err
+		}
+		defer r.Close()
+		gate, extra = w, []*os.File{r} // fd 3 in the helper
+		release = func(ok bool) {
+			if ok {
+				_, _ = gate.Write([]byte{1})
+			}
+			gate.Close()
 		}
 		argv = append([]string{self, helperArg, filepath.Join(dir, "run"), filepath.Join(dir, "sesman.ini"), pidFile}, argv...)
 		attr.Cloneflags = syscall.CLONE_NEWNS
 	}
-	cmd := &exec.Cmd{Path: argv[0], Args: argv, Dir: dir, Stdout: out, Stderr: out, SysProcAttr: attr}
+	cmd := &exec.Cmd{Path: argv[0], Args: argv, Dir: dir, Stdout: out, Stderr: out, ExtraFiles: extra, SysProcAttr: attr}
 	if err := cmd.Start(); err != nil {
-		return procfs.Identity{}, nil, err
+		release(false)
+		return id, nil, nil, err
 	}
 	pid := cmd.Process.Pid
-	done := make(chan struct{})
+	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait() // reap; the process is in its own session and may outlive us
-		close(done)
+		close(exited)
 	}()
 	st, err := procfs.StartTime(pid)
 	if err != nil {
-		return procfs.Identity{}, nil, fmt.Errorf("%s exited at once: %s", filepath.Base(exe), tail(dir, outName))
+		release(false)
+		return id, nil, nil, fmt.Errorf("%s exited at once: %s", filepath.Base(exe), tail(dir, outName))
 	}
-	return procfs.Identity{PID: pid, StartTime: st, Exe: exe}, done, nil
+	return procfs.Identity{PID: pid, StartTime: st, Exe: exe}, exited, release, nil
 }
 
-// startSesman starts the server's own xrdp-sesman on rec's port and display block.
-func (d *Driver) startSesman(rec *record) (procfs.Identity, <-chan struct{}, error) {
+// startSesman starts the server's own xrdp-sesman on rec's port and display
+// block, and records it before letting it run.
+func (d *Driver) startSesman(rec *record) (<-chan struct{}, error) {
 	sesman, err := d.sesmanPath()
 	if err != nil {
-		return procfs.Identity{}, nil, err
+		return nil, err
 	}
 	ini := filepath.Join(d.dir(rec.Name), "sesman.ini")
-	id, done, err := d.spawn(rec, sesman, "sesman.out", "xrdp-sesman.pid", sesman, "--nodaemon", "--config", ini)
+	id, done, release, err := d.spawn(rec, sesman, "sesman.out", "xrdp-sesman.pid", sesman, "--nodaemon", "--config", ini)
 	if err != nil {
-		return procfs.Identity{}, nil, fmt.Errorf("process: %s: start xrdp-sesman: %w", rec.Name, err)
+		return nil, fmt.Errorf("process: %s: start xrdp-sesman: %w", rec.Name, err)
 	}
-	return id, done, nil
+	rec.Sesman = &id
+	if err := d.writeRecord(rec); err != nil {
+		release(false)
+		rec.Sesman = nil
+		return nil, fmt.Errorf("process: %s: write record: %w", rec.Name, err)
+	}
+	release(true)
+	return done, nil
 }
 
 // sesmanINI renders rec's sesman.ini.
@@ -397,17 +420,12 @@ func (d *Driver) sesmanINI(rec *record) []byte {
 	}.INI(rec.Name)
 }
 
-// writeSesmanINI writes rec's sesman.ini and reports whether it changed.
-func (d *Driver) writeSesmanINI(rec *record) (bool, error) {
-	path := filepath.Join(d.dir(rec.Name), "sesman.ini")
-	b := d.sesmanINI(rec)
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
-		return false, nil
+// writeSesmanINI writes rec's sesman.ini.
+func (d *Driver) writeSesmanINI(rec *record) error {
+	if err := atomicfile.Replace(filepath.Join(d.dir(rec.Name), "sesman.ini"), d.sesmanINI(rec), 0o644); err != nil {
+		return fmt.Errorf("process: %s: %w", rec.Name, err)
 	}
-	if err := atomicfile.Replace(path, b, 0o644); err != nil {
-		return false, fmt.Errorf("process: %s: %w", rec.Name, err)
-	}
-	return true, nil
+	return nil
 }
 
 // reloadSesman asks the server's sesman to read its config again (SIGHUP):
@@ -495,6 +513,7 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 	r, err := d.readRecord(name)
 	if errors.Is(err, os.ErrNotExist) {
 		if forget {
+			d.release(name)
 			return os.RemoveAll(d.dir(name))
 		}
 		return nil
@@ -575,16 +594,15 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	if err := d.allocate(want.Name, r, r, true); err != nil {
 		return err
 	}
-	if err := d.writeRecord(r); err != nil {
-		return fmt.Errorf("process: update %s: %w", want.Name, err)
-	}
+	// sesman first, the record last: a record that says "updated" before the
+	// sesman has the new limits would never be updated again.
 	d.clearStaleDisplays(r.DisplayOffset, r.DisplayOffset+max(r.Settings.MaxSessions, 1))
-	changed, err := d.writeSesmanINI(r)
-	if err != nil {
+	if err := d.writeSesmanINI(r); err != nil {
 		return err
 	}
-	if changed {
-		d.reloadSesman(r)
+	d.reloadSesman(r)
+	if err := d.writeRecord(r); err != nil {
+		return fmt.Errorf("process: update %s: %w", want.Name, err)
 	}
 	return nil
 }

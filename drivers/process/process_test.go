@@ -315,3 +315,32 @@ func TestInstanceNeedsItsSesman(t *testing.T) {
 		}
 	}
 }
+
+// TestGateClosedStartsNothing: a process whose record was never written (as
+// when lucid-rdp is killed between starting it and recording it) does not
+// start xrdp: the helper sees the gate close and exits.
+func TestGateClosedStartsNothing(t *testing.T) {
+	realXrdp(t)
+	d := New(t.TempDir(), nil)
+	rec := &record{Name: "g"}
+	if err := os.MkdirAll(filepath.Join(d.dir("g"), "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.dir("g"), "sesman.ini"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	xrdp, _ := d.xrdpPath()
+	id, done, release, err := d.spawn(rec, xrdp, "xrdp.out", "xrdp.pid", xrdp, "--nodaemon", "--config", "/nonexistent.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release(false)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("pid %d still runs after its gate closed", id.PID)
+	}
+	if b, _ := os.ReadFile(filepath.Join(d.dir("g"), "xrdp.out")); !strings.Contains(string(b), "went away") {
+		t.Errorf("the helper did not say why it stopped: %q", b)
+	}
+}
