@@ -220,6 +220,15 @@ type SessionLister interface {
 	Sessions(ctx context.Context, instances []Instance, tab *socktab.Table) []Session
 }
 
+// SessionKeeper is implemented by drivers whose replace restarts only what
+// takes new connections, so that live sessions go on through it (the process
+// driver: sessions are processes of their own and keep their sesman). A
+// server of any other driver that has live sessions is not replaced until
+// they end.
+type SessionKeeper interface {
+	KeepsSessionsOnReplace() bool
+}
+
 // Drainer is implemented by drivers that can stop a server taking new
 // connections while its live sessions go on. A driver without it is left
 // running while it drains: its sessions must not end because an edit removed it.

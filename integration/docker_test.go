@@ -503,16 +503,27 @@ func TestDockerDesktopLogin(t *testing.T) {
 
 	// The account's files outlive a replace.
 	dockerExec(t, name, user, "kept across replaces\n", "tee", "/home/"+user+"/notes.txt")
-	logOut(t, cli, name, uid) // no session stands in the way of the replace
+
+	// An image change while alice is logged in: replacing the container would
+	// end her session, so the replace waits and the plan says so.
+	if _, err := cli.ImageTag(ctx, client.ImageTagOptions{Source: xrdpImage, Target: xrdpImage + "-b"}); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.ImageRemove(ctx, xrdpImage+"-b", client.ImageRemoveOptions{})
+	h.write(specFor(xrdpImage + "-b"))
+	if code, out := h.planCode(); code != 0 || !strings.Contains(out, "the replace waits until they end") {
+		t.Fatalf("plan of an image change with a live session: exit %d\n%s", code, out)
+	}
+	h.mustApply()
+	if now, _ := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); now.Container.ID != in.Container.ID {
+		t.Fatal("the container was replaced under a live session")
+	}
+	logOut(t, cli, name, uid) // the session ends: now the replace may go ahead
 	// A new account comes first in the file now: it must not take the uid of
 	// alice's home, which the new container finds on the volume.
 	if err := os.WriteFile(filepath.Join(h.dir, "desk.users"), []byte("bob:"+cryptHash(t, "bob's")+"\n"+user+":"+hash+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cli.ImageTag(ctx, client.ImageTagOptions{Source: xrdpImage, Target: xrdpImage + "-b"}); err != nil {
-		t.Fatal(err)
-	}
-	defer cli.ImageRemove(ctx, xrdpImage+"-b", client.ImageRemoveOptions{})
 	h.write(specFor(xrdpImage + "-b"))
 	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "must be replaced") || !strings.Contains(out, "image") {
 		t.Fatalf("plan after the image change: exit %d\n%s", code, out)

@@ -26,6 +26,10 @@ type Observed struct {
 	// SessionList holds every live session the drivers found, the one list a
 	// pass and its readers (status, /v1/sessions) share.
 	SessionList []drivers.Session `json:"session_list,omitempty"`
+	// KeepsSessions names the drivers whose replace keeps live sessions going
+	// (drivers.SessionKeeper). A server of another driver that has sessions is
+	// not replaced while they last.
+	KeepsSessions map[string]bool `json:"keeps_sessions,omitempty"`
 	// DriverErrors maps a driver that could not list its servers to why. Its
 	// servers are neither created nor destroyed while it is unreachable.
 	DriverErrors map[string]string `json:"driver_errors,omitempty"`
@@ -128,6 +132,12 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 			continue
 		}
 		obs.Instances = append(obs.Instances, lists[i]...)
+		if k, ok := d.(drivers.SessionKeeper); ok && k.KeepsSessionsOnReplace() {
+			if obs.KeepsSessions == nil {
+				obs.KeepsSessions = map[string]bool{}
+			}
+			obs.KeepsSessions[d.Name()] = true
+		}
 		if sl, ok := d.(drivers.SessionLister); ok {
 			for _, ss := range sl.Sessions(ctx, lists[i], tab) {
 				obs.Sessions[ss.Server]++

@@ -89,6 +89,9 @@ type Plan struct {
 	Summary       Summary   `json:"summary"`
 	// Ports is every server's port once the plan is applied.
 	Ports map[string]int `json:"ports,omitempty"`
+	// Waiting counts the replaces that wait for live sessions to end (see
+	// holdReplace); each has a note.
+	Waiting int `json:"waiting,omitempty"`
 	// Draining carries on the drains under way when the plan was made.
 	Draining map[string]time.Time `json:"draining,omitempty"`
 }
@@ -128,6 +131,9 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		case in == nil:
 			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Create, After: &want, Diffs: createDiffs(want)})
 		case in.Driver != srv.Driver:
+			if p.holdReplace(obs, in, sessions, fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver)) {
+				break
+			}
 			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions,
 				Reason: fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver),
 				Diffs:  []Diff{{Field: "driver", Before: in.Driver, After: srv.Driver, ForcesReplacement: true}}})
@@ -145,6 +151,9 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 				cfg = nil
 			}
 			if len(cfg) > 0 {
+				if p.holdReplace(obs, in, sessions, reasonOf(cfg)) {
+					break
+				}
 				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions,
 					Reason: reasonOf(cfg), Diffs: append(cfg, settingsDiffs(in.Settings, want.Settings)...)})
 			} else if set := settingsDiffs(in.Settings, want.Settings); len(set) > 0 {
@@ -204,6 +213,21 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 	}
 	sort.SliceStable(p.Changes, func(i, j int) bool { return lessName(p.Changes[i].Server, p.Changes[j].Server) })
 	return p
+}
+
+// holdReplace reports whether the replace of in (for reason) waits, because
+// in's driver cannot replace a server without ending its live sessions, and
+// says so in a note. The server keeps its port meanwhile.
+func (p *Plan) holdReplace(obs *Observed, in *drivers.Instance, sessions int, reason string) bool {
+	if sessions == 0 || obs.KeepsSessions[in.Driver] {
+		return false
+	}
+	p.Ports[in.Name] = in.Config.Port
+	p.Waiting++
+	p.Notes = append(p.Notes, Note{Server: in.Name, Note: fmt.Sprintf(
+		"must be replaced (%s), which would end its %s on the %s driver; the replace waits until they end (lucid-rdp sessions shows them)",
+		reason, describeSessions(sessions), in.Driver)})
+	return true
 }
 
 // keepPort carries a server's known port through a pass that could not plan it,

@@ -39,6 +39,14 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 	if len(p.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
+	if p.Empty() && p.Waiting > 0 {
+		waits := fmt.Sprintf("%d replaces wait", p.Waiting)
+		if p.Waiting == 1 {
+			waits = "1 replace waits"
+		}
+		fmt.Fprintf(w, "No changes now. %s for live sessions to end (see the notes above).\n", waits)
+		return
+	}
 	if p.Empty() {
 		fmt.Fprintln(w, "No changes. This host matches lucid-rdp.hcl.")
 		return

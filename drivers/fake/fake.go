@@ -24,6 +24,8 @@ type Driver struct {
 	Instances map[string]drivers.Instance
 	// SessionCounts are live session counts by name.
 	SessionCounts map[string]int
+	// LosesSessions makes the driver one whose replace ends live sessions.
+	LosesSessions bool
 	// ListErr, when set, is returned by List.
 	ListErr error
 	// StartErr fails Start for the named servers.
@@ -103,6 +105,10 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	d.Instances[want.Name] = in
 	return nil
 }
+
+// KeepsSessionsOnReplace implements drivers.SessionKeeper, as the process
+// driver does, unless LosesSessions is set.
+func (d *Driver) KeepsSessionsOnReplace() bool { return !d.LosesSessions }
 
 // Sessions implements drivers.SessionLister from SessionCounts: that
 // many active sessions per server, with made-up users and displays.

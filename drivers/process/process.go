@@ -607,6 +607,10 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	return nil
 }
 
+// KeepsSessionsOnReplace implements drivers.SessionKeeper: a replace stops and
+// starts the listener only; the sessions and their sesman go on.
+func (d *Driver) KeepsSessionsOnReplace() bool { return true }
+
 // Drain implements drivers.Drainer: the listener stops; the sessions it forked
 // are separate processes and go on, looked after by the server's sesman.
 func (d *Driver) Drain(ctx context.Context, name string) error {
