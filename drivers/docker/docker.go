@@ -31,6 +31,7 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
+	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
 // Name is this driver's name in the spec.
@@ -313,6 +314,11 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 			mount.Mount{Type: mount.TypeBind, Source: c.Key, Target: keyPath, ReadOnly: true})
 	}
 	if c.UsersFile != "" {
+		// Only the contents the spec was checked with: an edit since then is
+		// checked at the next load, and applied by the replace that follows.
+		if h, err := spec.UsersFileHash(c.UsersFile); err != nil || h != c.UsersHash {
+			return drivers.Instance{}, fmt.Errorf("docker: %s: users_file %s changed since the spec was loaded (or cannot be read: %v); it is applied once a reload has checked it", want.Name, c.UsersFile, err)
+		}
 		// The file itself, read-only: its hashes go nowhere else (not into
 		// env, labels or the image), and the entrypoint applies it at start.
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: c.UsersFile, Target: usersPath, ReadOnly: true})
@@ -328,7 +334,14 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	if err := os.WriteFile(filepath.Join(dir, "xrdp.ini"), ini, 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
 	}
-	ses := xrdpconf.SesmanINI(want.Name, c, want.Settings.MaxSessions, "/var/log/xrdp-sesman.log")
+	ses := xrdpconf.Sesman{ // inside the container: Debian's port and displays
+		ListenPort:          3350,
+		DisplayOffset:       10,
+		MaxSessions:         want.Settings.MaxSessions,
+		IdleTimeout:         time.Duration(want.Settings.IdleTimeout),
+		DisconnectedTimeout: time.Duration(c.DisconnectedTimeout),
+		LogFile:             "/var/log/xrdp-sesman.log",
+	}.INI(want.Name)
 	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), ses, 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
 	}

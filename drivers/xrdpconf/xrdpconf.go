@@ -102,18 +102,6 @@ func XrdpINI(name, listen string, c drivers.Config, certificate, key, logFile st
 	return []byte(b.String())
 }
 
-// SesmanINI returns a sesman.ini for a server that has a sesman of its own in
-// a container: Debian's port and display offset, and the spec's session policy.
-func SesmanINI(name string, c drivers.Config, maxSessions int, logFile string) []byte {
-	return Sesman{
-		ListenPort:          3350,
-		DisplayOffset:       10,
-		MaxSessions:         maxSessions,
-		DisconnectedTimeout: time.Duration(c.DisconnectedTimeout),
-		LogFile:             logFile,
-	}.INI(name)
-}
-
 // Sesman is what lucid-rdp sets in one server's sesman.ini.
 type Sesman struct {
 	// ListenPort is sesman's loopback port; xrdp finds it in the sesman.ini at

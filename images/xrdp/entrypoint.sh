@@ -16,6 +16,9 @@
 # image's own. A container that was stopped hard leaves pid files behind, and
 # xrdp refuses to start while they exist, so they go first.
 set -eu
+# No globbing: account names from the users file are split into words below,
+# and a name such as "b*" must never match files.
+set -f
 
 users=/etc/lucid-rdp/users
 
@@ -26,9 +29,14 @@ entries() { grep -v -E '^[[:space:]]*(#|$)' "$users" || true; }
 
 # taken_by_home reports whether a folder in /home belongs to uid $1.
 taken_by_home() {
+	set +f # the one place that globs
 	for d in /home/*/; do
-		[ -d "$d" ] && [ "$(stat -c %u "$d")" = "$1" ] && return 0
+		if [ -d "$d" ] && [ "$(stat -c %u "$d")" = "$1" ]; then
+			set -f
+			return 0
+		fi
 	done
+	set -f
 	return 1
 }
 
