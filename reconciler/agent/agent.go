@@ -75,6 +75,7 @@ type Agent struct {
 	usage     *usage
 	sessions  []drivers.Session // found by the last pass
 	passDone  chan struct{}     // closed when the pass under way (or the next) ends
+	passing   bool              // a pass is under way
 }
 
 // New loads the spec and prepares the agent. A spec that does not load at start
@@ -108,11 +109,12 @@ func New(cfg Config) (*Agent, error) {
 }
 
 // passed returns a channel closed when the pass under way, or else the next
-// one, has ended.
-func (a *Agent) passed() <-chan struct{} {
+// one, has ended, and whether one is under way (its look at the host may
+// predate what the caller wants to see).
+func (a *Agent) passed() (<-chan struct{}, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.passDone
+	return a.passDone, a.passing
 }
 
 // current returns the spec in force.
@@ -276,8 +278,12 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	deb := &debouncer{delay: a.cfg.Debounce}
 
 	pass := func() {
+		a.mu.Lock()
+		a.passing = true
+		a.mu.Unlock()
 		a.pass(ctx)
 		a.mu.Lock()
+		a.passing = false
 		close(a.passDone)
 		a.passDone = make(chan struct{})
 		a.mu.Unlock()

@@ -90,17 +90,26 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-// getSessions answers the sessions a pass found. It asks for a fresh pass and
-// waits for it a little, so a login a moment ago shows; a busy loop answers
-// with the last pass's list.
+// getSessions answers the sessions a pass found. It asks for a pass that
+// starts after the request and waits for it a little, so a login a moment ago
+// shows; a busy loop answers with the last pass's list.
 func (a *Agent) getSessions(w http.ResponseWriter, r *http.Request) {
-	done := a.passed()
+	limit := time.After(2 * time.Second)
+	done, running := a.passed()
 	a.poke()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-	case <-r.Context().Done():
-		return
+	for wait := true; wait; {
+		select {
+		case <-done:
+			if running { // that pass began before the request: one more
+				done, running = a.passed()
+				a.poke()
+				continue
+			}
+		case <-limit:
+		case <-r.Context().Done():
+			return
+		}
+		wait = false
 	}
 	a.mu.Lock()
 	out := append([]drivers.Session{}, a.sessions...)
