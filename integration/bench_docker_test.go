@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers/docker"
 )
 
 // BenchmarkVsDockerCompose brings 20 containers of one image up from nothing,
@@ -57,6 +59,10 @@ func BenchmarkVsDockerCompose(b *testing.B) {
 		_ = exec.Command("docker-compose", "-f", composeFile, "-p", "lucidbench", "down", "-t", "1").Run()
 		writeSpec(0)
 		_ = exec.Command(bin, "apply", "-auto-approve", "-config", specFile).Run()
+		// lucid-rdp keeps every home; the bench's are the bench's to remove.
+		if id, err := os.ReadFile(filepath.Join(dir, "state", docker.DeploymentFile)); err == nil {
+			removeHomes(b, cli, strings.TrimSpace(string(id)))
+		}
 	}()
 
 	var cUp, cNoop, lUp, lNoop []time.Duration

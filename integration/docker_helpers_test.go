@@ -103,7 +103,7 @@ func dockerHost(t *testing.T) (*host, *client.Client) {
 }
 
 // removeHomes removes the volumes labelled with the deployment id.
-func removeHomes(t *testing.T, cli *client.Client, deployment string) {
+func removeHomes(t testing.TB, cli *client.Client, deployment string) {
 	t.Helper()
 	ctx := context.Background()
 	f := client.Filters{}.Add("label", docker.LabelDeployment+"="+deployment)
