@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -109,5 +110,28 @@ func TestUsersFileContentsForceReplace(t *testing.T) {
 	}
 	if d := configDiffs(a, a); len(d) != 0 {
 		t.Fatalf("same contents: diffs = %+v", d)
+	}
+}
+
+// TestTamperedSavedPlanRefused: apply PLAN carries out a plan made afresh,
+// and only when the file asks for the same changes; a change added by hand
+// (for a path, here) is refused.
+func TestTamperedSavedPlanRefused(t *testing.T) {
+	s, diags := spec.Parse("t.hcl", []byte("server \"a\" {\n  port = 13500\n}\n"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	obs := &Observed{Sessions: map[string]int{}}
+	now := time.Now()
+	p := MakePlan(s, obs, now)
+	sp := &SavedPlan{Fingerprint: obs.Fingerprint(), Plan: p}
+	if fresh, err := sp.CheckSaved(s, obs, now); err != nil || len(fresh.Changes) != 1 {
+		t.Fatalf("untouched plan: %v, %v", fresh, err)
+	}
+	tampered := *p
+	tampered.Changes = append(append([]Change{}, p.Changes...), Change{Server: "../../victim", Driver: "process", Action: Delete})
+	sp.Plan = &tampered
+	if _, err := sp.CheckSaved(s, obs, now); !errors.Is(err, ErrStalePlan) {
+		t.Fatalf("tampered plan: %v; want it refused", err)
 	}
 }

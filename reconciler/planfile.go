@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
 // SavedPlan is a plan written by `plan -out` for a later `apply PLAN`.
@@ -42,14 +46,36 @@ func ReadPlanFile(path string) (*SavedPlan, error) {
 // ErrStalePlan is returned for a saved plan that no longer fits.
 var ErrStalePlan = fmt.Errorf("reconciler: saved plan is stale")
 
-// CheckSaved returns an error wrapping ErrStalePlan unless specHash and the
-// host's fingerprint are what they were when sp was made.
-func (sp *SavedPlan) CheckSaved(specHash string, obs *Observed) error {
-	if sp.Plan.SpecHash != specHash {
-		return fmt.Errorf("%w: %s has changed since the plan was made; run plan again", ErrStalePlan, sp.SpecPath)
+// CheckSaved re-plans s against the live host and returns that plan when it
+// makes the same changes as the saved one, and an error wrapping ErrStalePlan
+// otherwise. Nothing of the file is carried out: a plan file edited by hand
+// (a change for a server the spec does not name, say "../../victim") can only
+// be refused, since the plan that runs is always made afresh.
+func (sp *SavedPlan) CheckSaved(s *spec.Spec, obs *Observed, now time.Time) (*Plan, error) {
+	if sp.Plan.SpecHash != SpecHash(s) {
+		return nil, fmt.Errorf("%w: %s has changed since the plan was made; run plan again", ErrStalePlan, sp.SpecPath)
 	}
 	if fp := obs.Fingerprint(); fp != sp.Fingerprint {
-		return fmt.Errorf("%w: the servers on this host have changed since the plan was made; run plan again", ErrStalePlan)
+		return nil, fmt.Errorf("%w: the servers on this host have changed since the plan was made; run plan again", ErrStalePlan)
 	}
-	return nil
+	fresh := MakePlan(s, obs, now)
+	if changesKey(fresh) != changesKey(sp.Plan) {
+		return nil, fmt.Errorf("%w: the plan file does not match what the spec and the host call for now (edited, or a drain timed out since); run plan again", ErrStalePlan)
+	}
+	return fresh, nil
+}
+
+// changesKey names a plan's changes: server, action, driver and the config
+// each would run with.
+func changesKey(p *Plan) string {
+	var b strings.Builder
+	for _, c := range p.Changes {
+		after := ""
+		if c.After != nil {
+			a, _ := json.Marshal(c.After)
+			after = string(a)
+		}
+		fmt.Fprintf(&b, "%q %s %q %s\n", c.Server, c.Action, c.Driver, after)
+	}
+	return b.String()
 }

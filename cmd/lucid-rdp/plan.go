@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
@@ -191,13 +192,12 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if saved != nil {
 		obs, err := r.Observe(ctx, s)
 		if err == nil {
-			err = saved.CheckSaved(reconciler.SpecHash(s), obs)
+			p, err = saved.CheckSaved(s, obs, time.Now())
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "lucid-rdp apply: %v\n", err)
 			return exitError
 		}
-		p = saved.Plan
 	} else {
 		if p, _, err = r.Plan(ctx, s); err != nil {
 			fmt.Fprintf(stderr, "lucid-rdp apply: %v\n", err)
