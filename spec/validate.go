@@ -17,6 +17,11 @@ import (
 // and file names, so nothing that could escape a folder or a shell word fits.
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
+// ValidServerName reports whether name is a server name the spec accepts
+// (and so a safe file and container name). Drivers check it again before they
+// build a path from a name that did not come through the spec.
+func ValidServerName(name string) bool { return nameRE.MatchString(name) }
+
 // labelRE is the shape of alert and notify names. They never become file or
 // container names, so they may also hold underscores (DESIGN.md's own example
 // is alert "host_memory"); they do become label values in metrics and alerts.

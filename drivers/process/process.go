@@ -23,6 +23,7 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
 // Name is this driver's name in the spec.
@@ -107,6 +108,9 @@ const recordFormat = 2
 func (d *Driver) dir(name string) string { return filepath.Join(d.ServersDir, name) }
 
 func (d *Driver) readRecord(name string) (*record, error) {
+	if !spec.ValidServerName(name) {
+		return nil, fmt.Errorf("process: %q is not a server name; lucid-rdp builds no path from it", name)
+	}
 	b, err := os.ReadFile(filepath.Join(d.dir(name), "record.json"))
 	if err != nil {
 		return nil, err
@@ -117,6 +121,14 @@ func (d *Driver) readRecord(name string) (*record, error) {
 	}
 	if r.Name != name {
 		return nil, fmt.Errorf("process: record in %s names %q", d.dir(name), r.Name)
+	}
+	// lucid-rdp signals only the programs it starts: a record naming any other
+	// (planted, say, by someone who can write the state folder) is refused.
+	if r.PID != 0 && filepath.Base(r.Exe) != "xrdp" {
+		return nil, fmt.Errorf("process: record of %s names %s as its listener, which is not xrdp; lucid-rdp will not act on it", name, r.Exe)
+	}
+	if r.Sesman != nil && filepath.Base(r.Sesman.Exe) != "xrdp-sesman" {
+		return nil, fmt.Errorf("process: record of %s names %s as its sesman, which is not xrdp-sesman; lucid-rdp will not act on it", name, r.Sesman.Exe)
 	}
 	return &r, nil
 }
@@ -510,6 +522,9 @@ func tail(dir string, files ...string) string {
 // sesman too and drops the record; sessions still running then go on without
 // a sesman. It signals only processes whose identity still matches the record.
 func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, forget bool) error {
+	if !spec.ValidServerName(name) {
+		return fmt.Errorf("process: stop %q: not a server name; lucid-rdp builds no path from it", name)
+	}
 	r, err := d.readRecord(name)
 	if errors.Is(err, os.ErrNotExist) {
 		if forget {

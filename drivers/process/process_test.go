@@ -200,8 +200,9 @@ func TestPidReuseIsNeverSignalled(t *testing.T) {
 
 	d := New(t.TempDir(), nil)
 	for name, id := range map[string]procfs.Identity{
-		"old-start": {PID: pid, StartTime: st - 1, Exe: exe},          // same pid, older process
-		"other-exe": {PID: pid, StartTime: st, Exe: "/usr/sbin/xrdp"}, // same pid and time, other program
+		"old-start": {PID: pid, StartTime: st - 1, Exe: "/usr/sbin/xrdp"}, // same pid, older process
+		"other-exe": {PID: pid, StartTime: st, Exe: "/usr/sbin/xrdp"},     // same pid and time, other program
+		"planted":   {PID: pid, StartTime: st, Exe: exe},                  // a record naming the stranger exactly
 	} {
 		if err := os.MkdirAll(d.dir(name), 0o700); err != nil {
 			t.Fatal(err)
@@ -213,7 +214,7 @@ func TestPidReuseIsNeverSignalled(t *testing.T) {
 	}
 	list, err := d.List(context.Background())
 	if err != nil || len(list) != 2 {
-		t.Fatalf("List = %+v, %v", list, err)
+		t.Fatalf("List = %+v, %v; want the two xrdp records, not the planted one", list, err)
 	}
 	for _, in := range list {
 		if in.State != drivers.StateExited {
@@ -223,8 +224,13 @@ func TestPidReuseIsNeverSignalled(t *testing.T) {
 			t.Errorf("Stop %s: %v", in.Name, err)
 		}
 	}
-	if err := syscall.Kill(pid, 0); err != nil {
-		t.Fatalf("the stranger was signalled: %v", err)
+	if err := d.Stop(context.Background(), "planted", 100*time.Millisecond, true); err == nil {
+		t.Error("Stop of a record naming a program that is not xrdp succeeded")
+	}
+	// The stranger must still be the same live process: a signalled one would
+	// be a zombie (it is our child), which kill(pid, 0) still finds.
+	if now, err := procfs.StartTime(pid); err != nil || now != st {
+		t.Fatalf("the stranger was signalled: start time %d, %v", now, err)
 	}
 }
 
