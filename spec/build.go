@@ -237,6 +237,11 @@ func (b *builder) buildServers(rawDefaults *serverBody, raws []*serverBlock) {
 					"count = %d; it must be zero or more.", count)
 				continue
 			}
+			if count > MaxServers-len(b.spec.Servers) {
+				b.errorAt(attrRange(raw.Body, "count", raw.DefRange), "Too many servers",
+					"count = %d would make the spec hold more than %d servers, the limit.", count, MaxServers)
+				continue
+			}
 			if count > 1 && tmpl.Port != 0 {
 				b.errorAt(attrRange(raw.Body, "count", raw.DefRange), "Fixed port with count",
 					"server %q has count = %d and the fixed port %d: every instance would need that port. Use port_range instead.",
@@ -246,6 +251,10 @@ func (b *builder) buildServers(rawDefaults *serverBody, raws []*serverBlock) {
 		}
 		// With count set, every instance is numbered, even when count = 1: then
 		// scaling 3 -> 1 keeps NAME-1 and destroys two, rather than renaming all.
+		if len(b.spec.Servers)+count > MaxServers {
+			b.errorAt(&raw.NameRange, "Too many servers", "The spec holds more than %d servers, the limit.", MaxServers)
+			break
+		}
 		for i := 1; i <= count; i++ {
 			s := *tmpl
 			if raw.Count != nil {

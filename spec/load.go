@@ -30,7 +30,7 @@ func DefaultPath() string {
 // Load reads and decodes the spec at path. On any error-severity diagnostic the
 // returned Spec is nil; warnings come back alongside a usable Spec.
 func Load(path string) (*Spec, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
 	if err != nil {
 		detail := err.Error()
 		if errors.Is(err, fs.ErrNotExist) {
@@ -50,6 +50,9 @@ func Load(path string) (*Spec, hcl.Diagnostics) {
 // against filename's folder. On any error-severity diagnostic the returned Spec
 // is nil.
 func Parse(filename string, src []byte) (*Spec, hcl.Diagnostics) {
+	if diags := checkBounds(filename, src); diags.HasErrors() {
+		return nil, diags
+	}
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
 		return nil, diags

@@ -388,3 +388,23 @@ func TestIdleTimeoutUnderAMinuteWarns(t *testing.T) {
 		t.Fatalf("spec %v, diagnostics %v", s != nil, diags)
 	}
 }
+
+// TestHostileSpecs: a spec nested past MaxNesting or larger than MaxSpecSize
+// is refused with one diagnostic before the parser sees it, quickly.
+func TestHostileSpecs(t *testing.T) {
+	deep := "server \"a\" {\n  port = " + strings.Repeat("(", 240000) + "1" + strings.Repeat(")", 240000) + "\n}\n"
+	big := "# " + strings.Repeat("x", MaxSpecSize) + "\n"
+	for name, src := range map[string]string{"nested": deep, "large": big} {
+		start := time.Now()
+		s, diags := Parse(name+".hcl", []byte(src))
+		if s != nil || len(diags) != 1 || !diags.HasErrors() {
+			t.Errorf("%s: spec %v, %d diagnostics: %v", name, s != nil, len(diags), diags)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: took %s", name, d)
+		}
+	}
+	if _, err := ReadFile("/dev/zero"); err == nil {
+		t.Error("ReadFile read a device")
+	}
+}

@@ -54,9 +54,9 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		var src []byte
 		var err error
 		if name == "-" {
-			src, err = io.ReadAll(os.Stdin)
+			src, err = io.ReadAll(io.LimitReader(os.Stdin, spec.MaxSpecSize+1))
 		} else {
-			src, err = os.ReadFile(name)
+			src, err = spec.ReadFile(name)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "lucid-rdp fmt: %v\n", err)

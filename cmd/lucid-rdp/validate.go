@@ -60,7 +60,7 @@ func printDiagnostics(w io.Writer, diags hcl.Diagnostics, path string, color boo
 		return
 	}
 	sources := map[string][]byte{}
-	if src, err := os.ReadFile(path); err == nil {
+	if src, err := spec.ReadFile(path); err == nil {
 		sources[path] = src
 	}
 	width := uint(100)

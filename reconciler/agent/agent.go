@@ -128,7 +128,7 @@ func (a *Agent) current() *spec.Spec {
 // reports whether a new spec is now in force; a bad one leaves the last good
 // spec in force and returns an error with the diagnostics.
 func (a *Agent) reload(force bool) (bool, error) {
-	src, err := os.ReadFile(a.cfg.SpecPath)
+	src, err := spec.ReadFile(a.cfg.SpecPath)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes) && !a.usersFilesChanged() {

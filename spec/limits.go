@@ -1,0 +1,102 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Limits on what a spec may be, checked before the expensive work: a spec
+// comes from a file anyone with write access to its folder can edit, and from
+// POST /v1/plan.
+const (
+	// MaxSpecSize is the largest spec file, in bytes.
+	MaxSpecSize = 4 << 20
+	// MaxNesting is the deepest nesting of brackets, braces and parentheses:
+	// the HCL parser recurses once per level.
+	MaxNesting = 64
+	// MaxServers is the most servers a spec may hold after count expansion.
+	MaxServers = 1000
+)
+
+// ReadFile reads the spec at path: a regular file (not a device, FIFO or
+// folder, which could be read forever) of at most MaxSpecSize bytes.
+func ReadFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxSpecSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxSpecSize {
+		return nil, errTooLarge
+	}
+	return src, nil
+}
+
+var errTooLarge = errors.New("the spec is larger than 4 MiB, the limit")
+
+// checkBounds returns a diagnostic when src is too large or nested too deep
+// to parse safely. It scans once, skipping strings and comments.
+func checkBounds(filename string, src []byte) hcl.Diagnostics {
+	at := func(line, col int) *hcl.Range {
+		p := hcl.Pos{Line: line, Column: col}
+		return &hcl.Range{Filename: filename, Start: p, End: p}
+	}
+	if len(src) > MaxSpecSize {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec too large",
+			Detail: fmt.Sprintf("The spec is %d bytes; the limit is %d (4 MiB).", len(src), MaxSpecSize), Subject: at(1, 1)}}
+	}
+	depth, line, col := 0, 1, 0
+	inString, lineComment, blockComment := false, false, false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		col++
+		if c == '\n' {
+			line, col, lineComment = line+1, 0, false
+			continue
+		}
+		switch {
+		case lineComment:
+		case blockComment:
+			if c == '*' && i+1 < len(src) && src[i+1] == '/' {
+				blockComment = false
+				i++
+			}
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '#' || (c == '/' && i+1 < len(src) && src[i+1] == '/'):
+			lineComment = true
+		case c == '/' && i+1 < len(src) && src[i+1] == '*':
+			blockComment = true
+			i++
+		case c == '(' || c == '[' || c == '{':
+			if depth++; depth > MaxNesting {
+				return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec nested too deep",
+					Detail: fmt.Sprintf("Brackets, braces and parentheses nest more than %d deep here; a spec never needs that many.", MaxNesting), Subject: at(line, col)}}
+			}
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
+}
