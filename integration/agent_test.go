@@ -416,3 +416,27 @@ server "kiosk" {
 		return len(now) == 1 && now[0] != first[0] && answers(h.base+1)
 	})
 }
+
+// TestOneAgentPerStateFolder: the agent holds its state folder for its life; a
+// second agent and an apply by hand are refused, naming the holder.
+func TestOneAgentPerStateFolder(t *testing.T) {
+	h := newHost(t)
+	api := h.base + 19
+	h.writeRaw(h.agentBlock(api, "") + fmt.Sprintf("server \"s\" {\n  port = %d\n}\n", h.base+1))
+	a := h.startAgent(api)
+	holder := fmt.Sprintf("lucid-rdp pid %d", a.cmd.Process.Pid)
+
+	second := exec.Command(bin, "agent", "-config", filepath.Join(h.dir, "lucid-rdp.hcl"))
+	second.Env = append(os.Environ(), "LUCID_RDP_CONFIG=")
+	out, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), holder) {
+		t.Fatalf("a second agent on the folder: %v\n%s", err, out)
+	}
+	code, text := h.run("apply", "-auto-approve", "-no-color")
+	if code == 0 || !strings.Contains(text, holder) {
+		t.Fatalf("apply beside the agent: exit %d\n%s", code, text)
+	}
+	if !answers(h.base + 1) {
+		t.Error("the agent's server went down")
+	}
+}

@@ -1,11 +1,14 @@
 package reconciler
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -63,8 +66,16 @@ func Lock(stateDir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("reconciler: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder := "another lucid-rdp"
+		if b, rerr := io.ReadAll(io.LimitReader(f, 64)); rerr == nil && len(bytes.TrimSpace(b)) > 0 {
+			holder = fmt.Sprintf("lucid-rdp pid %s", bytes.TrimSpace(b))
+		}
 		f.Close()
-		return nil, fmt.Errorf("reconciler: another lucid-rdp is changing this host (%s is locked)", path)
+		return nil, fmt.Errorf("reconciler: %s holds %s: one lucid-rdp at a time keeps a state folder (an agent holds it for its life; edit the spec and it follows)", holder, path)
+	}
+	// Name the holder for whoever is refused.
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return func() { f.Close() }, nil
 }

@@ -76,6 +76,7 @@ type Agent struct {
 	sessions  []drivers.Session // found by the last pass
 	passDone  chan struct{}     // closed when the pass under way (or the next) ends
 	passing   bool              // a pass is under way
+	unlock    func()            // lets go of the state folder
 }
 
 // New loads the spec and prepares the agent. A spec that does not load at start
@@ -103,6 +104,14 @@ func New(cfg Config) (*Agent, error) {
 	if _, err := a.reload(true); err != nil {
 		return nil, err
 	}
+	// The state folder is this agent's for its whole life, from before it
+	// listens: a second agent, or an apply by hand, would fight it over every
+	// server. Run lets go of it when it returns.
+	unlock, err := reconciler.Lock(a.spec.Agent.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.unlock = unlock
 	a.drv = cfg.Drivers(a.spec, cfg.Log)
 	a.rec = &reconciler.Reconciler{Drivers: a.drv, Log: cfg.Log.Named("reconciler")}
 	return a, nil
@@ -230,6 +239,7 @@ func (a *Agent) Listen() (net.Listener, error) {
 func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer a.unlock()
 
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
@@ -340,16 +350,6 @@ func (a *Agent) pass(ctx context.Context) {
 		a.m.reconcileDur.Observe(time.Since(start).Seconds())
 		a.m.reconcileTotal.WithLabelValues(result).Inc()
 	}()
-	unlock, err := reconciler.Lock(s.Agent.StateDir)
-	if err != nil {
-		// A `lucid-rdp apply` is running; look again shortly.
-		a.log.Warn("pass skipped", "error", err)
-		result = "error"
-		time.AfterFunc(time.Second, a.poke)
-		return
-	}
-	defer unlock()
-
 	p, obs, err := a.rec.Plan(ctx, s)
 	if err != nil {
 		a.log.Error("observe", "error", err)
