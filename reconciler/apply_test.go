@@ -3,6 +3,8 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -138,8 +140,8 @@ func TestLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Lock(dir); err == nil || !strings.Contains(err.Error(), "locked") {
-		t.Errorf("second lock: %v", err)
+	if _, err := Lock(dir); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("lucid-rdp pid %d holds", os.Getpid())) {
+		t.Errorf("second lock: %v; want it refused, naming the holder", err)
 	}
 	unlock()
 	unlock2, err := Lock(dir)
