@@ -137,10 +137,14 @@ func (a *Agent) current() *spec.Spec {
 // reports whether a new spec is now in force; a bad one leaves the last good
 // spec in force and returns an error with the diagnostics.
 func (a *Agent) reload(force bool) (bool, error) {
+	// Read and parse without the lock that /ready and /v1/status take: a big
+	// broken edit must not stall them. Only the loop (and New) reload.
 	src, err := spec.ReadFile(a.cfg.SpecPath)
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes) && !a.usersFilesChanged() {
+	same := err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes)
+	inForce := a.spec
+	a.mu.Unlock()
+	if same && !usersFilesChanged(inForce) {
 		return false, nil
 	}
 	var s *spec.Spec
@@ -148,14 +152,13 @@ func (a *Agent) reload(force bool) (bool, error) {
 	if err != nil {
 		text = err.Error()
 	} else {
-		a.lastBytes = src
 		parsed, diags := spec.Parse(a.cfg.SpecPath, src)
 		if diags.HasErrors() {
-			var buf bytes.Buffer
-			_ = spec.WriteDiagnostics(&buf, diags, map[string][]byte{a.cfg.SpecPath: src}, 100, false)
-			text = buf.String()
+			text = describeDiagnostics(a.cfg.SpecPath, src, diags)
+			logged := 0
 			for _, d := range diags {
-				if d.Subject != nil && d.Severity == hcl.DiagError {
+				if d.Subject != nil && d.Severity == hcl.DiagError && logged < maxDiagnostics {
+					logged++
 					a.log.Error("spec not loaded", "file", d.Subject.Filename, "line", d.Subject.Start.Line,
 						"column", d.Subject.Start.Column, "error", d.Summary, "detail", d.Detail)
 				}
@@ -163,6 +166,11 @@ func (a *Agent) reload(force bool) (bool, error) {
 		} else {
 			s = parsed
 		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err == nil {
+		a.lastBytes = src
 	}
 	if s == nil {
 		a.specErr = text
@@ -187,14 +195,32 @@ func (a *Agent) reload(force bool) (bool, error) {
 	return true, nil
 }
 
-// usersFilesChanged reports whether a users file the spec in force names has
-// other contents now: the spec's bytes alone do not show such an edit. The
-// caller holds a.mu.
-func (a *Agent) usersFilesChanged() bool {
-	if a.spec == nil {
+// maxDiagnostics is how many diagnostics of a refused edit are logged and
+// kept for /v1/status; the rest are counted.
+const maxDiagnostics = 20
+
+// describeDiagnostics renders at most maxDiagnostics of diags with their
+// source lines, and says how many more there were.
+func describeDiagnostics(path string, src []byte, diags hcl.Diagnostics) string {
+	shown := diags
+	if len(shown) > maxDiagnostics {
+		shown = shown[:maxDiagnostics]
+	}
+	var buf bytes.Buffer
+	_ = spec.WriteDiagnostics(&buf, shown, map[string][]byte{path: src}, 100, false)
+	if more := len(diags) - len(shown); more > 0 {
+		fmt.Fprintf(&buf, "and %d more\n", more)
+	}
+	return buf.String()
+}
+
+// usersFilesChanged reports whether a users file that s names has other
+// contents now: the spec's bytes alone do not show such an edit.
+func usersFilesChanged(s *spec.Spec) bool {
+	if s == nil {
 		return false
 	}
-	for _, srv := range a.spec.Servers {
+	for _, srv := range s.Servers {
 		if srv.UsersFile == "" {
 			continue
 		}
