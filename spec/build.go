@@ -32,7 +32,8 @@ type builder struct {
 	spec  *Spec
 	diags hcl.Diagnostics
 
-	usersFiles map[string]usersFile // by path: each file is read once per spec
+	usersFiles map[string]usersFile   // by path: each file is read once per spec
+	mayRead    func(path string) bool // which users files may be read; nil: any
 }
 
 func (b *builder) errorAt(subject *hcl.Range, summary, detail string, args ...any) {

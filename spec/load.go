@@ -50,6 +50,21 @@ func Load(path string) (*Spec, hcl.Diagnostics) {
 // against filename's folder. On any error-severity diagnostic the returned Spec
 // is nil.
 func Parse(filename string, src []byte) (*Spec, hcl.Diagnostics) {
+	return parse(filename, src, nil)
+}
+
+// ParseRequest is Parse for a spec that came from a request rather than from
+// the operator's file (POST /v1/plan): it reads only the users files that
+// mayRead allows, so that a request cannot have lucid-rdp read, and quote
+// from, any file it likes.
+func ParseRequest(filename string, src []byte, mayRead func(path string) bool) (*Spec, hcl.Diagnostics) {
+	if mayRead == nil {
+		mayRead = func(string) bool { return false }
+	}
+	return parse(filename, src, mayRead)
+}
+
+func parse(filename string, src []byte, mayRead func(string) bool) (*Spec, hcl.Diagnostics) {
 	if diags := checkBounds(filename, src); diags.HasErrors() {
 		return nil, diags
 	}
@@ -66,7 +81,7 @@ func Parse(filename string, src []byte) (*Spec, hcl.Diagnostics) {
 	if err != nil {
 		dir = filepath.Dir(filename)
 	}
-	b := &builder{dir: dir, spec: &Spec{Filename: filename, Dir: dir, Source: src}}
+	b := &builder{dir: dir, spec: &Spec{Filename: filename, Dir: dir, Source: src}, mayRead: mayRead}
 	b.build(&raw)
 	diags = append(diags, b.diags...)
 	if diags.HasErrors() {

@@ -408,3 +408,20 @@ func TestHostileSpecs(t *testing.T) {
 		t.Error("ReadFile read a device")
 	}
 }
+
+// TestParseRequestReadsOnlyAllowedUsersFiles: a spec from a request may name
+// only users files the operator's spec names; another is refused unread.
+func TestParseRequestReadsOnlyAllowedUsersFiles(t *testing.T) {
+	users, err := filepath.Abs("testdata/good/kiosk.users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := []byte(fmt.Sprintf("server \"k\" {\n  driver     = \"docker\"\n  image      = \"lucid/xrdp:bookworm\"\n  port       = 13500\n  users_file = %q\n}\n", users))
+	if s, diags := ParseRequest("request.hcl", src, func(p string) bool { return p == users }); diags.HasErrors() || s.Servers[0].UsersHash == "" {
+		t.Fatalf("allowed users file: %v", diags)
+	}
+	s, diags := ParseRequest("request.hcl", src, nil)
+	if s != nil || !diags.HasErrors() || !strings.Contains(diags[0].Detail+diags[0].Summary, "not one the running spec names") {
+		t.Fatalf("a users file the running spec does not name: %v", diags)
+	}
+}

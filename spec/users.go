@@ -98,7 +98,10 @@ func (b *builder) checkUsersFile(path string, at *hcl.Range) string {
 	if u, done := b.usersFiles[path]; done {
 		return u.hash
 	}
-	u := readUsersFile(path)
+	u := usersFile{err: fmt.Errorf("users_file %s is not one the running spec names, and a plan request may not have other files read", path)}
+	if b.mayRead == nil || b.mayRead(path) {
+		u = readUsersFile(path)
+	}
 	if b.usersFiles == nil {
 		b.usersFiles = map[string]usersFile{}
 	}

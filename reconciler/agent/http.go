@@ -73,7 +73,13 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cur := a.current()
-	s, diags := spec.Parse(filepath.Join(cur.Dir, "request.hcl"), body)
+	named := map[string]bool{} // the users files the operator's own spec names
+	for _, srv := range cur.Servers {
+		if srv.UsersFile != "" {
+			named[srv.UsersFile] = true
+		}
+	}
+	s, diags := spec.ParseRequest(filepath.Join(cur.Dir, "request.hcl"), body, func(path string) bool { return named[path] })
 	if diags.HasErrors() {
 		out, _ := spec.DiagnosticsJSON(diags)
 		w.Header().Set("Content-Type", "application/json")
