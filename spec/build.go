@@ -2,9 +2,12 @@ package spec
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -103,10 +106,61 @@ func (b *builder) duration(v *string, dflt time.Duration, body hcl.Body, name st
 func (b *builder) build(raw *fileBlock) {
 	b.buildAgent(raw.Agent)
 	b.buildPortRanges(raw.PortRanges)
+	b.checkListenOutsideRanges(raw.Agent)
 	b.buildServers(raw.Defaults, raw.Servers)
 	b.checkPorts(raw.Servers)
+	b.checkRenderedValues()
 	b.buildNotifiers(raw.Notifiers)
 	b.buildAlerts(raw.Alerts)
+}
+
+// checkListenOutsideRanges refuses an API address inside a port range: a
+// server would be given the port, or the agent could not listen.
+func (b *builder) checkListenOutsideRanges(raw *agentBlock) {
+	host, p, err := net.SplitHostPort(b.spec.Agent.Listen)
+	port, perr := strconv.Atoi(p)
+	if err != nil || perr != nil || raw == nil {
+		return
+	}
+	if host == "" || host == "localhost" {
+		host = "127.0.0.1"
+	}
+	for _, r := range b.spec.PortRanges {
+		if r.Contains(port) && AddressesOverlap(r.Address, host) {
+			b.errorAt(attrRange(raw.Body, "listen", raw.DefRange), "Listen address in a port range",
+				"listen = %q is inside port_range %q (%d-%d), which is for RDP servers; give the API a port outside every range.", b.spec.Agent.Listen, r.Name, r.From, r.To)
+		}
+	}
+}
+
+// checkRenderedValues refuses control characters in values lucid-rdp writes
+// into xrdp's and sesman's configs or hands to the engine: a newline in a
+// certificate path would add lines of its own to xrdp.ini.
+func (b *builder) checkRenderedValues() {
+	bad := func(v string) bool {
+		return strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f })
+	}
+	for _, srv := range b.spec.Servers {
+		fields := map[string]string{"security.certificate": srv.Security.Certificate, "security.key": srv.Security.Key,
+			"users_file": srv.UsersFile, "home": srv.Home, "image": srv.Image}
+		for i, c := range srv.Command {
+			fields[fmt.Sprintf("command[%d]", i)] = c
+		}
+		for k, v := range srv.Env {
+			fields["env key "+strconv.Quote(k)] = k
+			fields["env "+k] = v
+		}
+		names := make([]string, 0, len(fields))
+		for f := range fields {
+			names = append(names, f)
+		}
+		sort.Strings(names)
+		for _, f := range names {
+			if bad(fields[f]) {
+				b.errorAt(&srv.DefRange, "Control character in a value", "server %q: %s holds a control character (such as a newline); lucid-rdp writes it into config files and will not let it add lines.", srv.Name, f)
+			}
+		}
+	}
 }
 
 func (b *builder) buildAgent(raw *agentBlock) {
@@ -131,18 +185,27 @@ func (b *builder) buildAgent(raw *agentBlock) {
 		a.StateDir = b.path(*raw.StateDir)
 	}
 	a.Resync = b.duration(raw.Resync, DefaultResync, raw.Body, "resync", raw.DefRange)
-	if raw.Resync != nil && a.Resync <= 0 {
-		b.errorAt(attrRange(raw.Body, "resync", raw.DefRange), "Invalid duration", "resync must be more than zero, such as \"10s\".")
+	if raw.Resync != nil && a.Resync < MinResync {
+		b.errorAt(attrRange(raw.Body, "resync", raw.DefRange), "Invalid duration",
+			"resync = %q; it must be at least %s (it is a backstop: edits, exits and signals start a pass at once).", *raw.Resync, MinResync)
 	}
 	if raw.Parallelism != nil {
 		a.Parallelism = *raw.Parallelism
-		if a.Parallelism < 1 {
+		if a.Parallelism < 1 || a.Parallelism > MaxParallelism {
 			b.errorAt(attrRange(raw.Body, "parallelism", raw.DefRange), "Invalid parallelism",
-				"parallelism is %d; it must be at least 1.", a.Parallelism)
+				"parallelism is %d; it must be 1 to %d.", a.Parallelism, MaxParallelism)
+		}
+	}
+	if raw.StateDir != nil && *raw.StateDir != "" {
+		if msg := unsafeStateDir(a.StateDir); msg != "" {
+			b.errorAt(attrRange(raw.Body, "state_dir", raw.DefRange), "Invalid state_dir", "state_dir = %q: %s", a.StateDir, msg)
 		}
 	}
 	if raw.TokenFile != nil {
 		a.TokenFile = b.path(*raw.TokenFile)
+		if msg := badTokenFile(a.TokenFile); msg != "" {
+			b.errorAt(attrRange(raw.Body, "token_file", raw.DefRange), "Invalid token_file", "token_file = %q: %s", a.TokenFile, msg)
+		}
 	}
 
 	loopback, err := isLoopbackListen(a.Listen)
@@ -502,6 +565,9 @@ func (b *builder) mergeSessions(s *Server, raw *serverBlock, own, def *sessionsB
 		if *v < 1 {
 			b.errorAt(attrRange(from, "max", fallback), "Invalid session limit",
 				"sessions.max = %d; it must be at least 1 (xrdp reads 0 as \"deny every login\"). Remove the server to stop serving.", *v)
+		} else if *v > MaxSessionsPerServer {
+			b.errorAt(attrRange(from, "max", fallback), "Invalid session limit",
+				"sessions.max = %d; it must be at most %d (xrdp 0.9 numbers the X displays of all sessions from 100 to 999).", *v, MaxSessionsPerServer)
 		}
 	}
 	if v, from := nested(own, def, func(x *sessionsBlock) *string { return x.IdleTimeout }, body); v != nil {

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -20,7 +24,65 @@ const (
 	MaxNesting = 64
 	// MaxServers is the most servers a spec may hold after count expansion.
 	MaxServers = 1000
+	// MaxParallelism bounds agent.parallelism.
+	MaxParallelism = 256
+	// MaxSessionsPerServer bounds sessions.max: a process server's sessions
+	// take X displays from one block inside 100-999.
+	MaxSessionsPerServer = 500
+	// MinResync is the shortest agent.resync.
+	MinResync = time.Second
 )
+
+// systemDirs are folders lucid-rdp must never take for its state: it writes
+// its lock, records and configs there, and removes servers' folders.
+var systemDirs = map[string]bool{
+	"/": true, "/bin": true, "/boot": true, "/dev": true, "/etc": true, "/home": true, "/lib": true,
+	"/lib64": true, "/opt": true, "/proc": true, "/root": true, "/run": true, "/sbin": true, "/srv": true,
+	"/sys": true, "/tmp": true, "/usr": true, "/var": true, "/var/lib": true, "/var/tmp": true,
+}
+
+// unsafeStateDir says why dir must not be the state folder, or "".
+func unsafeStateDir(dir string) string {
+	clean := filepath.Clean(dir)
+	for _, pseudo := range []string{"/proc", "/sys", "/dev"} {
+		if clean == pseudo || strings.HasPrefix(clean, pseudo+"/") {
+			return "it is inside " + pseudo + "; name a folder of lucid-rdp's own, such as \"/var/lib/lucid-rdp\"."
+		}
+	}
+	if systemDirs[clean] {
+		return "a system folder; name a folder of lucid-rdp's own, such as \"/var/lib/lucid-rdp\"."
+	}
+	st, err := os.Stat(clean)
+	if err != nil {
+		return "" // made (0700) when lucid-rdp first needs it
+	}
+	if !st.IsDir() {
+		return "it is not a folder."
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Sprintf("others may write to it (mode %04o), and could plant records lucid-rdp acts on as root; chmod go-w it.", st.Mode().Perm())
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+		return fmt.Sprintf("it belongs to uid %d, not to the user lucid-rdp runs as (%d).", sys.Uid, os.Geteuid())
+	}
+	return ""
+}
+
+// badTokenFile says why path cannot hold the API's bearer token, or "".
+func badTokenFile(path string) string {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err.Error() + "; write the token into it (and chmod 600 it)."
+	case !st.Mode().IsRegular():
+		return "it is not a regular file."
+	case st.Size() == 0:
+		return "it is empty; write the token into it."
+	case st.Mode().Perm()&0o004 != 0:
+		return fmt.Sprintf("anyone on the host may read it (mode %04o); chmod o-r it.", st.Mode().Perm())
+	}
+	return ""
+}
 
 // ReadFile reads the spec at path: a regular file (not a device, FIFO or
 // folder, which could be read forever) of at most MaxSpecSize bytes.

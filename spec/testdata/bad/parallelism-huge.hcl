@@ -1,0 +1,4 @@
+# want: 3: Invalid parallelism
+agent {
+  parallelism = 100000
+}

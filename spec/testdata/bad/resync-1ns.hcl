@@ -1,0 +1,4 @@
+# want: 3: Invalid duration
+agent {
+  resync = "1ns"
+}

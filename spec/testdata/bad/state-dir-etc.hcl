@@ -1,0 +1,4 @@
+# want: 3: Invalid state_dir
+agent {
+  state_dir = "/etc"
+}

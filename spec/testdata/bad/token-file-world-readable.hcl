@@ -1,0 +1,4 @@
+# want: 3: Invalid token_file
+agent {
+  token_file = "world-readable.token"
+}
