@@ -425,3 +425,27 @@ func TestParseRequestReadsOnlyAllowedUsersFiles(t *testing.T) {
 		t.Fatalf("a users file the running spec does not name: %v", diags)
 	}
 }
+
+// TestTokenFileMode: a token file anyone on the host can read is refused; the
+// same file made private is accepted. (Made here, not checked in: a checkout's
+// umask decides the mode of checked-in files.)
+func TestTokenFileMode(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("t0ken\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(token, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := []byte(fmt.Sprintf("agent {\n  listen     = \"0.0.0.0:8090\"\n  token_file = %q\n}\n", token))
+	if _, diags := Parse(filepath.Join(dir, "lucid-rdp.hcl"), src); !diags.HasErrors() || diags[0].Summary != "Invalid token_file" {
+		t.Fatalf("world-readable token file: %v", diags)
+	}
+	if err := os.Chmod(token, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, diags := Parse(filepath.Join(dir, "lucid-rdp.hcl"), src); diags.HasErrors() {
+		t.Fatalf("private token file: %v", diags)
+	}
+}

@@ -1,4 +1,0 @@
-# want: 3: Invalid token_file
-agent {
-  token_file = "world-readable.token"
-}
