@@ -77,6 +77,7 @@ type Agent struct {
 	passDone  chan struct{}     // closed when the pass under way (or the next) ends
 	passing   bool              // a pass is under way
 	unlock    func()            // lets go of the state folder
+	planSlots chan struct{}     // POST /v1/plan requests being answered
 }
 
 // New loads the spec and prepares the agent. A spec that does not load at start
@@ -100,6 +101,7 @@ func New(cfg Config) (*Agent, error) {
 		quick:     map[string]int{},
 		usage:     newUsage(),
 		passDone:  make(chan struct{}),
+		planSlots: make(chan struct{}, planSlots),
 	}
 	if _, err := a.reload(true); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,13 @@ import (
 
 // maxSpecBody bounds POST /v1/plan bodies.
 const maxSpecBody = 1 << 20
+
+// planDeadline bounds the work of one POST /v1/plan, and planSlots how many
+// are answered at once: the endpoint needs no token on loopback.
+const (
+	planDeadline = 30 * time.Second
+	planSlots    = 2
+)
 
 // Handler returns the agent's HTTP API. When agent.listen is not a loopback
 // address every endpoint but /health needs "Authorization: Bearer TOKEN" with the
@@ -67,6 +75,16 @@ func (a *Agent) Handler() http.Handler {
 // changing nothing. The agent block of the running spec applies, whatever the
 // body says: a request may not point the agent at another state folder.
 func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
+	select {
+	case a.planSlots <- struct{}{}:
+		defer func() { <-a.planSlots }()
+	default:
+		http.Error(w, "busy: two plan requests are already being answered; try again", http.StatusTooManyRequests)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), planDeadline)
+	defer cancel()
+	r = r.WithContext(ctx)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpecBody+1))
 	if err != nil || len(body) > maxSpecBody {
 		http.Error(w, "spec body missing or over 1 MiB", http.StatusBadRequest)
