@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -215,5 +216,30 @@ func TestDrainWithoutDrainerKeepsServer(t *testing.T) {
 	}
 	if _, ok := d.Instances["k"]; ok {
 		t.Error("not destroyed once its sessions ended")
+	}
+}
+
+// TestCorruptStateIsRecovered: an unreadable state.json does not stop plan or
+// apply: the plan says so, and apply keeps the bad file aside and writes a
+// good one.
+func TestCorruptStateIsRecovered(t *testing.T) {
+	s := mustSpec(t, "server \"a\" {\n  port = 13500\n}\n")
+	path := filepath.Join(s.Agent.StateDir, "state.json")
+	if err := os.WriteFile(path, []byte("{\"ports\": {\"a\": 13"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := reconcilerWith(fake.New("process"))
+	p, _, err := r.Plan(context.Background(), s)
+	if err != nil || len(p.Notes) != 1 || !strings.Contains(p.Notes[0].Note, "unreadable state") || len(p.Changes) != 1 {
+		t.Fatalf("plan over a corrupt state: %+v, %v", p, err)
+	}
+	if _, err := r.Apply(context.Background(), s, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".corrupt"); err != nil {
+		t.Errorf("the bad state was not kept aside: %v", err)
+	}
+	if st, err := LoadState(s.Agent.StateDir); err != nil || st.Ports["a"] != 13500 {
+		t.Errorf("state after apply: %+v, %v", st, err)
 	}
 }

@@ -38,6 +38,9 @@ type Observed struct {
 	Listeners []Listener `json:"listeners,omitempty"`
 	// State is what earlier applies persisted: port allocations, drains.
 	State State `json:"state"`
+	// StateProblem says why the persisted state could not be read, when it
+	// could not; State is then empty.
+	StateProblem string `json:"state_problem,omitempty"`
 }
 
 // Listener is a listening socket held by a program lucid-rdp does not own.

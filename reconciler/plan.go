@@ -163,6 +163,10 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		}
 	}
 
+	if obs.StateProblem != "" {
+		p.Notes = append(p.Notes, Note{Server: "state", Note: obs.StateProblem +
+			"; ports are taken from the running servers and drains start over; apply keeps the file as state.json.corrupt"})
+	}
 	// What the drivers say an operator must know about running servers.
 	for _, in := range obs.Instances {
 		if in.Warning != "" && s.Server(in.Name) != nil {

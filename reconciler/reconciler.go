@@ -58,14 +58,21 @@ func (r *Reconciler) driverList() []drivers.Driver {
 // Observe reads the host's live state for s.
 func (r *Reconciler) Observe(ctx context.Context, s *spec.Spec) (*Observed, error) {
 	st, err := LoadState(s.Agent.StateDir)
-	if err != nil {
+	stateProblem := ""
+	if errors.Is(err, ErrCorruptState) {
+		stateProblem = err.Error()
+	} else if err != nil {
 		return nil, err
 	}
 	read := r.ReadSockets
 	if read == nil {
 		read = socktab.Read
 	}
-	return Observe(ctx, s, r.driverList(), st, read)
+	obs, err := Observe(ctx, s, r.driverList(), st, read)
+	if obs != nil {
+		obs.StateProblem = stateProblem
+	}
+	return obs, err
 }
 
 // Plan observes the host and plans the way to s. It changes nothing.

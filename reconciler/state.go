@@ -37,13 +37,23 @@ func LoadState(stateDir string) (State, error) {
 		return st, fmt.Errorf("reconciler: %w", err)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("reconciler: %s: %w", filepath.Join(stateDir, stateFile), err)
+		return State{}, fmt.Errorf("%w: %s: %v", ErrCorruptState, filepath.Join(stateDir, stateFile), err)
 	}
 	return st, nil
 }
 
-// SaveState writes state_dir/state.json atomically.
+// ErrCorruptState reports a state.json that does not parse. It is recovered
+// from, not fatal: ports are taken again from the running servers, drains
+// start over, and the next apply keeps the bad file as state.json.corrupt.
+var ErrCorruptState = errors.New("reconciler: unreadable state")
+
+// SaveState writes state_dir/state.json atomically, first keeping an
+// unreadable one aside as state.json.corrupt for a person to look at.
 func SaveState(stateDir string, st State) error {
+	path := filepath.Join(stateDir, stateFile)
+	if _, err := LoadState(stateDir); errors.Is(err, ErrCorruptState) {
+		_ = os.Rename(path, path+".corrupt")
+	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
