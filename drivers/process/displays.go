@@ -1,8 +1,6 @@
 package process
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
 
 // Where X servers leave their marks; sesman takes a display whose lock file or
@@ -37,7 +36,7 @@ var (
 // live X server holds its lock and nothing listens on its socket, as Xorg
 // itself judges a lock at start.
 func (d *Driver) clearStaleDisplays(first, last int) {
-	listening := listeningUnixPaths()
+	listening := socktab.ListeningUnixPaths()
 	for n := first; n <= last; n++ {
 		lock, sock := xLockFile(n), xSocket(n)
 		marks := append([]string{lock, sock}, xrdpMarks(n)...)
@@ -97,37 +96,13 @@ func isXServer(pid int) bool {
 	if _, err := procfs.StartTime(pid); err != nil {
 		return false
 	}
-	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	comm, err := procfs.Comm(pid)
 	if err != nil {
 		return false
 	}
-	switch strings.TrimSpace(string(comm)) {
+	switch comm {
 	case "Xorg", "Xvnc", "Xvfb", "X", "Xwayland":
 		return true
 	}
 	return false
-}
-
-// listeningUnixPaths returns the paths of listening Unix sockets, from
-// /proc/net/unix, abstract ones ("@/tmp/.X11-unix/X10") under their path.
-func listeningUnixPaths() map[string]bool {
-	out := map[string]bool{}
-	b, err := os.ReadFile("/proc/net/unix")
-	if err != nil {
-		return out
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Scan() // header
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		// Num RefCount Protocol Flags Type St Inode Path; flag 0x10000 = accepting.
-		if len(f) < 8 {
-			continue
-		}
-		flags, _ := strconv.ParseUint(f[3], 16, 32)
-		if flags&0x10000 != 0 {
-			out[strings.TrimPrefix(f[7], "@")] = true
-		}
-	}
-	return out
 }

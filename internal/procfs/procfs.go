@@ -11,21 +11,31 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // ErrNoProcess reports that no process has the pid.
 var ErrNoProcess = errors.New("procfs: no such process")
 
+// readProc reads /proc/PID/name; a process that is gone is ErrNoProcess.
+func readProc(pid int, name string) ([]byte, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + name)
+	if err != nil {
+		if os.IsNotExist(err) || errors.Is(err, syscall.ESRCH) {
+			return nil, ErrNoProcess
+		}
+		return nil, fmt.Errorf("procfs: %w", err)
+	}
+	return b, nil
+}
+
 // StartTime returns the process's start time in clock ticks since boot (field 22
 // of /proc/PID/stat). It does not change across exec.
 func StartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := readProc(pid, "stat")
 	if err != nil {
-		if os.IsNotExist(err) {
-			return 0, ErrNoProcess
-		}
-		return 0, fmt.Errorf("procfs: %w", err)
+		return 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces and
 	// parentheses itself: count fields from the last ')'.
@@ -190,12 +200,9 @@ func (p *Procs) Tree(pid int) []Stat {
 
 // Cmdline returns the process's arguments.
 func Cmdline(pid int) ([]string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	b, err := readProc(pid, "cmdline")
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, ErrNoProcess
-		}
-		return nil, fmt.Errorf("procfs: %w", err)
+		return nil, err
 	}
 	b = bytes.TrimSuffix(b, []byte{0})
 	if len(b) == 0 {
@@ -206,12 +213,9 @@ func Cmdline(pid int) ([]string, error) {
 
 // UID returns the real user id the process runs as.
 func UID(pid int) (int, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	b, err := readProc(pid, "status")
 	if err != nil {
-		if os.IsNotExist(err) {
-			return 0, ErrNoProcess
-		}
-		return 0, fmt.Errorf("procfs: %w", err)
+		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
@@ -222,6 +226,12 @@ func UID(pid int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("procfs: no Uid line for pid %d", pid)
+}
+
+// Comm returns the process's command name as the kernel keeps it.
+func Comm(pid int) (string, error) {
+	b, err := readProc(pid, "comm")
+	return strings.TrimSpace(string(b)), err
 }
 
 // SocketInodes returns the inodes of the sockets the process holds open.

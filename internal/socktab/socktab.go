@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
 // Socket is one TCP socket.
@@ -138,9 +140,9 @@ func (h Holder) String() string { return fmt.Sprintf("pid %d (%s)", h.PID, h.Com
 // /proc/*/fd once. Processes this user cannot inspect are skipped, so an inode
 // may have no holder.
 func Holders(inodes []uint64) map[uint64]Holder {
-	want := make(map[string]uint64, len(inodes))
+	want := make(map[uint64]bool, len(inodes))
 	for _, ino := range inodes {
-		want["socket:["+strconv.FormatUint(ino, 10)+"]"] = ino
+		want[ino] = true
 	}
 	out := map[uint64]Holder{}
 	if len(want) == 0 {
@@ -152,23 +154,38 @@ func Holders(inodes []uint64) map[uint64]Holder {
 		if err != nil {
 			continue
 		}
-		fdDir := filepath.Join("/proc", p.Name(), "fd")
-		fds, err := os.ReadDir(fdDir)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			link, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
-			if err != nil {
-				continue
-			}
-			if ino, ok := want[link]; ok {
-				comm, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
-				out[ino] = Holder{PID: pid, Comm: strings.TrimSpace(string(comm))}
+		for _, ino := range procfs.SocketInodes(pid) {
+			if want[ino] {
+				comm, _ := procfs.Comm(pid)
+				out[ino] = Holder{PID: pid, Comm: comm}
 			}
 		}
 		if len(out) == len(want) {
 			break
+		}
+	}
+	return out
+}
+
+// ListeningUnixPaths returns the paths of the listening Unix sockets of this
+// network namespace, from /proc/net/unix; abstract ones ("@/tmp/.X11-unix/X10")
+// under their path.
+func ListeningUnixPaths() map[string]bool {
+	out := map[string]bool{}
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return out
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Scan() // header
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		// Num RefCount Protocol Flags Type St Inode Path; flag 0x10000 = accepting.
+		if len(f) < 8 {
+			continue
+		}
+		if flags, _ := strconv.ParseUint(f[3], 16, 32); flags&0x10000 != 0 {
+			out[strings.TrimPrefix(f[7], "@")] = true
 		}
 	}
 	return out
