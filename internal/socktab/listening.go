@@ -30,50 +30,23 @@ func ReadListening() (*Table, error) {
 
 func dumpListening(fd int, family uint8, t *Table) error {
 	const tcpListen = 10
-	req := make([]byte, unix.SizeofNlMsghdr+56) // inet_diag_req_v2
-	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
-	binary.NativeEndian.PutUint16(req[4:], 20) // SOCK_DIAG_BY_FAMILY
-	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	binary.NativeEndian.PutUint32(req[8:], 2)
-	body := req[unix.SizeofNlMsghdr:]
-	body[0] = family
-	body[1] = unix.IPPROTO_TCP
-	binary.NativeEndian.PutUint32(body[4:], 1<<tcpListen)
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return err
-	}
-	buf := make([]byte, 64<<10)
-	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return err
+	req := make([]byte, 56) // inet_diag_req_v2
+	req[0], req[1] = family, unix.IPPROTO_TCP
+	binary.NativeEndian.PutUint32(req[4:], 1<<tcpListen)
+	return dump(fd, req, func(d []byte) {
+		// inet_diag_msg: family, state, timer, retrans; then the socket id:
+		// sport, dport (big-endian), src[16], dst[16], if, cookie[2]; then
+		// expires, rqueue, wqueue, uid, inode.
+		if len(d) < 72 || d[1] != tcpListen {
+			return
 		}
-		msgs, err := parseNetlink(buf[:n])
-		if err != nil {
-			return err
+		s := Socket{LocalPort: int(binary.BigEndian.Uint16(d[4:])), UID: int(binary.NativeEndian.Uint32(d[64:])),
+			Inode: uint64(binary.NativeEndian.Uint32(d[68:]))}
+		if d[0] == unix.AF_INET {
+			s.Local = net.IP(append([]byte(nil), d[8:12]...))
+		} else {
+			s.Local = net.IP(append([]byte(nil), d[8:24]...))
 		}
-		for _, m := range msgs {
-			switch m.typ {
-			case unix.NLMSG_DONE:
-				return nil
-			case unix.NLMSG_ERROR:
-				return fmt.Errorf("the kernel refused the dump")
-			}
-			// inet_diag_msg: family, state, timer, retrans; then the socket id:
-			// sport, dport (big-endian), src[16], dst[16], if, cookie[2]; then
-			// expires, rqueue, wqueue, uid, inode.
-			d := m.data
-			if len(d) < 72 || d[1] != tcpListen {
-				continue
-			}
-			s := Socket{LocalPort: int(binary.BigEndian.Uint16(d[4:])), UID: int(binary.NativeEndian.Uint32(d[64:])),
-				Inode: uint64(binary.NativeEndian.Uint32(d[68:]))}
-			if d[0] == unix.AF_INET {
-				s.Local = net.IP(append([]byte(nil), d[8:12]...))
-			} else {
-				s.Local = net.IP(append([]byte(nil), d[8:24]...))
-			}
-			t.Listening = append(t.Listening, s)
-		}
-	}
+		t.Listening = append(t.Listening, s)
+	})
 }
