@@ -77,7 +77,8 @@ func (d *Driver) reserve(name string, rec, old *record, keep bool, tab *socktab.
 			usedPorts[o.SesmanPort] = true
 		}
 		if o.DisplayOffset != 0 {
-			blocks = append(blocks, [2]int{o.DisplayOffset, o.DisplayOffset + max(o.Settings.MaxSessions, 1)})
+			first, last := o.displays()
+			blocks = append(blocks, [2]int{first, last})
 		}
 	}
 
@@ -127,6 +128,7 @@ func (d *Driver) reserve(name string, rec, old *record, keep bool, tab *socktab.
 	if d.reserved == nil {
 		d.reserved = map[string]reservation{}
 	}
-	d.reserved[name] = reservation{port: rec.SesmanPort, first: rec.DisplayOffset, last: rec.DisplayOffset + need}
+	first, last := rec.displays()
+	d.reserved[name] = reservation{port: rec.SesmanPort, first: first, last: last}
 	return nil
 }

@@ -107,6 +107,12 @@ const recordFormat = 2
 
 func (d *Driver) dir(name string) string { return filepath.Join(d.ServersDir, name) }
 
+// displays is the server's block of X displays: sesman uses display
+// DisplayOffset up to DisplayOffset + MaxSessions.
+func (r *record) displays() (first, last int) {
+	return r.DisplayOffset, r.DisplayOffset + max(r.Settings.MaxSessions, 1)
+}
+
 func (d *Driver) readRecord(name string) (*record, error) {
 	if !spec.ValidServerName(name) {
 		return nil, fmt.Errorf("process: %q is not a server name; lucid-rdp builds no path from it", name)
@@ -292,7 +298,6 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		if err := d.allocate(want.Name, rec, old, keep); err != nil {
 			return drivers.Instance{}, err
 		}
-		d.clearStaleDisplays(rec.DisplayOffset, rec.DisplayOffset+max(rec.Settings.MaxSessions, 1))
 		if err := d.writeSesmanINI(rec); err != nil {
 			return drivers.Instance{}, err
 		}
@@ -432,8 +437,10 @@ func (d *Driver) sesmanINI(rec *record) []byte {
 	}.INI(rec.Name)
 }
 
-// writeSesmanINI writes rec's sesman.ini.
+// writeSesmanINI writes rec's sesman.ini, after clearing what crashed X
+// servers left in its display block, which sesman would take as in use.
 func (d *Driver) writeSesmanINI(rec *record) error {
+	d.clearStaleDisplays(rec.displays())
 	if err := atomicfile.Replace(filepath.Join(d.dir(rec.Name), "sesman.ini"), d.sesmanINI(rec), 0o644); err != nil {
 		return fmt.Errorf("process: %s: %w", rec.Name, err)
 	}
@@ -455,9 +462,7 @@ func (d *Driver) reloadSesman(rec *record) {
 // out. It reads the socket table and never dials: a dial to a port nobody
 // listens on yet can connect to itself.
 func waitListening(ctx context.Context, port int, done <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
-	defer cancel()
-	for delay := time.Millisecond; ; delay = min(delay*2, 10*time.Millisecond) {
+	return poll(ctx, done, "it exited before it listened", func() error {
 		if tab, err := socktab.ReadListening(); err == nil {
 			for _, addr := range []string{"127.0.0.1", "::1"} {
 				if _, ok := tab.ListenerOn(addr, port); ok {
@@ -465,34 +470,37 @@ func waitListening(ctx context.Context, port int, done <-chan struct{}) error {
 				}
 			}
 		}
-		select {
-		case <-done:
-			return errors.New("it exited before it listened")
-		case <-ctx.Done():
-			return fmt.Errorf("nothing listens on port %d within %s", port, StartTimeout)
-		case <-time.After(delay):
-		}
-	}
+		return fmt.Errorf("nothing listens on port %d", port)
+	})
 }
 
 // waitUp probes until the listener answers RDP, the process exits, or time runs out.
 func waitUp(ctx context.Context, address string, port int, done <-chan struct{}) error {
+	return poll(ctx, done, "xrdp exited before it answered", func() error {
+		if err := rdpprobe.Probe(ctx, address, port); err != nil {
+			return fmt.Errorf("no RDP answer on port %d (%v)", port, err)
+		}
+		return nil
+	})
+}
+
+// poll calls check, backing off from 1 ms to 10 ms, until it succeeds, done
+// closes (the process exited: gone is the error), or StartTimeout passes.
+func poll(ctx context.Context, done <-chan struct{}, gone string, check func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
-	delay := time.Millisecond
-	for {
-		err := rdpprobe.Probe(ctx, address, port)
+	for delay := time.Millisecond; ; delay = min(delay*2, 10*time.Millisecond) {
+		err := check()
 		if err == nil {
 			return nil
 		}
 		select {
 		case <-done:
-			return errors.New("xrdp exited before it answered")
+			return errors.New(gone)
 		case <-ctx.Done():
-			return fmt.Errorf("no RDP answer on port %d within %s (%v)", port, StartTimeout, err)
+			return fmt.Errorf("%w within %s", err, StartTimeout)
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 10*time.Millisecond)
 	}
 }
 
@@ -522,10 +530,7 @@ func tail(dir string, files ...string) string {
 // sesman too and drops the record; sessions still running then go on without
 // a sesman. It signals only processes whose identity still matches the record.
 func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, forget bool) error {
-	if !spec.ValidServerName(name) {
-		return fmt.Errorf("process: stop %q: not a server name; lucid-rdp builds no path from it", name)
-	}
-	r, err := d.readRecord(name)
+	r, err := d.readRecord(name) // refuses a name that is no server name
 	if errors.Is(err, os.ErrNotExist) {
 		if forget {
 			d.release(name)
@@ -611,7 +616,6 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	}
 	// sesman first, the record last: a record that says "updated" before the
 	// sesman has the new limits would never be updated again.
-	d.clearStaleDisplays(r.DisplayOffset, r.DisplayOffset+max(r.Settings.MaxSessions, 1))
 	if err := d.writeSesmanINI(r); err != nil {
 		return err
 	}

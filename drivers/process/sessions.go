@@ -32,27 +32,17 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, tab
 		}
 		byConfig[args[len(args)-1]] = append(byConfig[args[len(args)-1]], p)
 	}
+	// The server's own sesman and listener are among them, and harmless: the
+	// sesman's children are per-session sesmans, not X servers, and the
+	// listener is tied to no X server, so neither makes a session.
 	var sps []drivers.ServerProcs
 	for _, in := range instances {
 		if in.Driver != Name {
 			continue
 		}
-		r, err := d.readRecord(in.Name)
-		if err != nil {
-			continue
-		}
 		dir := d.dir(in.Name)
-		sp := drivers.ServerProcs{Server: in.Name}
-		for _, p := range byConfig[filepath.Join(dir, "sesman.ini")] {
-			if r.Sesman == nil || p.PID != r.Sesman.PID {
-				sp.Leaders = append(sp.Leaders, p)
-			}
-		}
-		for _, p := range byConfig[filepath.Join(dir, "xrdp.ini")] {
-			if p.PID != r.PID {
-				sp.Conns = append(sp.Conns, p)
-			}
-		}
+		sp := drivers.ServerProcs{Server: in.Name,
+			Leaders: byConfig[filepath.Join(dir, "sesman.ini")], Conns: byConfig[filepath.Join(dir, "xrdp.ini")]}
 		if len(sp.Leaders) > 0 {
 			sps = append(sps, sp)
 		}
