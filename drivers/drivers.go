@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"sync"
 	"time"
 
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
@@ -213,11 +215,26 @@ const (
 )
 
 // SessionLister is implemented by drivers that can list the live sessions of
-// their servers. tab is the host's socket table, read once per pass by the
-// caller. Exited instances are asked too: a drained listener's sessions
-// outlive it.
+// their servers, from what the pass read of the host. Exited instances are
+// asked too: a drained listener's sessions outlive it.
 type SessionLister interface {
-	Sessions(ctx context.Context, instances []Instance, tab *socktab.Table) []Session
+	Sessions(ctx context.Context, instances []Instance, host *Host) []Session
+}
+
+// Host is what one pass reads of the host, once, for every driver to share.
+type Host struct {
+	// Sockets is the host's TCP socket table.
+	Sockets *socktab.Table
+
+	once     sync.Once
+	procs    *procfs.Procs
+	procsErr error
+}
+
+// Procs returns the pass's snapshot of every process, read on first use.
+func (h *Host) Procs() (*procfs.Procs, error) {
+	h.once.Do(func() { h.procs, h.procsErr = procfs.Snapshot() })
+	return h.procs, h.procsErr
 }
 
 // SessionKeeper is implemented by drivers whose replace restarts only what

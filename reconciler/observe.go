@@ -126,6 +126,7 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 	if err != nil {
 		return nil, err
 	}
+	host := &drivers.Host{Sockets: tab}
 	for i, d := range ds {
 		if errs[i] != nil {
 			if obs.DriverErrors == nil {
@@ -142,7 +143,7 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 			obs.KeepsSessions[d.Name()] = true
 		}
 		if sl, ok := d.(drivers.SessionLister); ok {
-			for _, ss := range sl.Sessions(ctx, lists[i], tab) {
+			for _, ss := range sl.Sessions(ctx, lists[i], host) {
 				obs.Sessions[ss.Server]++
 				obs.SessionList = append(obs.SessionList, ss)
 			}

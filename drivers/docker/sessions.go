@@ -24,8 +24,7 @@ import (
 // names come from the container's /etc/passwd. Connections that reach the
 // container through NAT never show in the host's socket table: this is why
 // docker sessions are not counted from it.
-func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, _ *socktab.Table) []drivers.Session {
-	var snap *procfs.Procs
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) []drivers.Session {
 	var out []drivers.Session
 	running := map[string]bool{}
 	defer firstPIDs.Range(func(id, _ any) bool { // forget containers that are gone
@@ -39,12 +38,10 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, _ *
 			continue
 		}
 		running[in.ID] = true
-		if snap == nil {
-			var err error
-			if snap, err = procfs.Snapshot(); err != nil {
-				d.Log.Warn("sessions: no process table", "error", err)
-				return nil
-			}
+		snap, err := host.Procs()
+		if err != nil {
+			d.Log.Warn("sessions: no process table", "error", err)
+			return nil
 		}
 		first := d.firstPID(ctx, in.ID, snap)
 		if first <= 0 {

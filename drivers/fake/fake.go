@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
-	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
 
 // Driver keeps its servers in memory.
@@ -112,7 +111,7 @@ func (d *Driver) KeepsSessionsOnReplace() bool { return !d.LosesSessions }
 
 // Sessions implements drivers.SessionLister from SessionCounts: that
 // many active sessions per server, with made-up users and displays.
-func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) []drivers.Session {
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) []drivers.Session {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []drivers.Session

@@ -15,8 +15,8 @@ import (
 // --config STATE/servers/NAME/sesman.ini` and every connection process `xrdp
 // --nodaemon --config STATE/servers/NAME/xrdp.ini`, also after their parents
 // (the server's sesman and listener) are gone or replaced.
-func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, tab *socktab.Table) []drivers.Session {
-	snap, err := procfs.Snapshot()
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) []drivers.Session {
+	snap, err := host.Procs()
 	if err != nil {
 		d.Log.Warn("sessions: no process table", "error", err)
 		return nil
@@ -56,7 +56,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, tab
 	}
 	var out []drivers.Session
 	for _, sp := range sps {
-		out = append(out, drivers.FindSessions(sp, snap, tab, peers)...)
+		out = append(out, drivers.FindSessions(sp, snap, host.Sockets, peers)...)
 	}
 	return out
 }
