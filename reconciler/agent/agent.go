@@ -73,9 +73,9 @@ type Agent struct {
 	lastErr   map[string]string
 	quick     map[string]int // consecutive quick deaths, by server (loop only)
 	usage     *usage
-	sessions  []drivers.Session // found by the last pass
-	passDone  chan struct{}     // closed when the pass under way (or the next) ends
-	passing   bool              // a pass is under way
+	started   int           // passes begun
+	ended     int           // passes finished
+	passDone  chan struct{} // closed, and made anew, when a pass ends
 	unlock    func()            // lets go of the state folder
 	planSlots chan struct{}     // POST /v1/plan requests being answered
 }
@@ -119,13 +119,29 @@ func New(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// passed returns a channel closed when the pass under way, or else the next
-// one, has ended, and whether one is under way (its look at the host may
-// predate what the caller wants to see).
-func (a *Agent) passed() (<-chan struct{}, bool) {
+// freshPass asks for a pass and waits, at most until limit, for one that
+// began after the call to end: its look at the host is newer than the caller.
+func (a *Agent) freshPass(ctx context.Context, limit time.Duration) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.passDone, a.passing
+	want := a.started + 1
+	a.mu.Unlock()
+	a.poke()
+	deadline := time.After(limit)
+	for {
+		a.mu.Lock()
+		ended, done := a.ended, a.passDone
+		a.mu.Unlock()
+		if ended >= want {
+			return
+		}
+		select {
+		case <-done:
+		case <-deadline:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // current returns the spec in force.
@@ -317,11 +333,11 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 
 	pass := func() {
 		a.mu.Lock()
-		a.passing = true
+		a.started++
 		a.mu.Unlock()
 		a.pass(ctx)
 		a.mu.Lock()
-		a.passing = false
+		a.ended++
 		close(a.passDone)
 		a.passDone = make(chan struct{})
 		a.mu.Unlock()
@@ -511,7 +527,6 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 		a.m.serverCPU.WithLabelValues(ss.Name).Set(ss.CPUPercent)
 		a.m.serverMem.WithLabelValues(ss.Name).Set(float64(ss.MemoryBytes))
 	}
-	a.sessions = obs.SessionList
 	byServer := map[string][]drivers.Session{}
 	for _, ses := range obs.SessionList {
 		byServer[ses.Server] = append(byServer[ses.Server], ses)

@@ -114,30 +114,15 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-// getSessions answers the sessions a pass found. It asks for a pass that
-// starts after the request and waits for it a little, so a login a moment ago
-// shows; a busy loop answers with the last pass's list.
+// getSessions answers the sessions a pass found, from a pass that began after
+// the request (waiting up to 2 s for it), so a login a moment ago shows; a busy
+// loop answers with the last pass's.
 func (a *Agent) getSessions(w http.ResponseWriter, r *http.Request) {
-	limit := time.After(2 * time.Second)
-	done, running := a.passed()
-	a.poke()
-	for wait := true; wait; {
-		select {
-		case <-done:
-			if running { // that pass began before the request: one more
-				done, running = a.passed()
-				a.poke()
-				continue
-			}
-		case <-limit:
-		case <-r.Context().Done():
-			return
-		}
-		wait = false
+	a.freshPass(r.Context(), 2*time.Second)
+	out := []drivers.Session{}
+	for _, srv := range a.Status().Servers {
+		out = append(out, srv.SessionList...)
 	}
-	a.mu.Lock()
-	out := append([]drivers.Session{}, a.sessions...)
-	a.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }
 
