@@ -76,8 +76,8 @@ type Agent struct {
 	started   int           // passes begun
 	ended     int           // passes finished
 	passDone  chan struct{} // closed, and made anew, when a pass ends
-	unlock    func()            // lets go of the state folder
-	planSlots chan struct{}     // POST /v1/plan requests being answered
+	unlock    func()        // lets go of the state folder
+	planSlots chan struct{} // POST /v1/plan requests being answered
 }
 
 // New loads the spec and prepares the agent. A spec that does not load at start
