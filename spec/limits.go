@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -87,29 +86,35 @@ func badTokenFile(path string) string {
 // ReadFile reads the spec at path: a regular file (not a device, FIFO or
 // folder, which could be read forever) of at most MaxSpecSize bytes.
 func ReadFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
+	return readRegular(path, MaxSpecSize)
+}
+
+// readRegular reads the regular file at path, of at most limit bytes. It opens
+// without blocking and checks the open file, so that a FIFO or device put in
+// the file's place, even between a check and the read, is refused rather than
+// read forever.
+func readRegular(path string, limit int) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	f, err := os.Open(path)
+	src, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxSpecSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(src) > MaxSpecSize {
-		return nil, errTooLarge
+	if len(src) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes, the limit", path, limit)
 	}
 	return src, nil
 }
-
-var errTooLarge = errors.New("the spec is larger than 4 MiB, the limit")
 
 // checkBounds returns a diagnostic when src is too large or nested too deep
 // to parse safely. It scans once, skipping strings and comments.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -406,6 +407,13 @@ func TestHostileSpecs(t *testing.T) {
 	}
 	if _, err := ReadFile("/dev/zero"); err == nil {
 		t.Error("ReadFile read a device")
+	}
+	fifo := filepath.Join(t.TempDir(), "lucid-rdp.hcl")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(fifo); err == nil { // and it must not block: nobody writes
+		t.Error("ReadFile read a FIFO")
 	}
 }
 

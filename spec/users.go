@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"regexp"
 	"strings"
 
@@ -39,25 +37,9 @@ type usersFile struct {
 // readUsersFile reads and checks the users file at path: `name:HASH` lines,
 // blank lines and `#` comments. Nothing of a hash is kept or reported.
 func readUsersFile(path string) usersFile {
-	st, err := os.Stat(path)
+	src, err := readRegular(path, MaxUsersFile)
 	if err != nil {
 		return usersFile{err: err}
-	}
-	// Only a regular file: /dev/zero or a FIFO would never end or never open.
-	if !st.Mode().IsRegular() {
-		return usersFile{err: fmt.Errorf("%s is not a regular file", path)}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return usersFile{err: err}
-	}
-	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxUsersFile+1))
-	if err != nil {
-		return usersFile{err: err}
-	}
-	if len(src) > MaxUsersFile {
-		return usersFile{err: fmt.Errorf("%s is larger than %d bytes", path, MaxUsersFile)}
 	}
 	out := usersFile{hash: contentHash(src)}
 	seen := map[string]int{}
@@ -140,24 +122,9 @@ func contentHash(b []byte) string {
 // MaxUsersFile bytes, regular files only) and returns the hash of its
 // contents, to tell whether it changed since the spec was loaded.
 func UsersFileHash(path string) (string, error) {
-	st, err := os.Stat(path)
+	src, err := readRegular(path, MaxUsersFile)
 	if err != nil {
 		return "", err
-	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxUsersFile+1))
-	if err != nil {
-		return "", err
-	}
-	if len(src) > MaxUsersFile {
-		return "", fmt.Errorf("%s is larger than %d bytes", path, MaxUsersFile)
 	}
 	return contentHash(src), nil
 }
