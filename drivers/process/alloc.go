@@ -30,11 +30,15 @@ type reservation struct{ port, first, last int }
 // port) no program listens on. keep means old's sesman is alive and keeps its
 // port whatever the socket table says. The choice is reserved under one lock,
 // so servers started side by side never choose the same; the record takes it
-// with the first process it tracks.
-func (d *Driver) allocate(name string, rec, old *record, keep bool) error {
-	tab, err := socktab.ReadListening() // outside the lock: reservations cover what changes meanwhile
-	if err != nil {
-		tab = &socktab.Table{}
+// with the first process it tracks. tab is the listening sockets, read by the
+// caller (nil: read here), outside the lock: reservations cover what changes
+// meanwhile.
+func (d *Driver) allocate(name string, rec, old *record, keep bool, tab *socktab.Table) error {
+	if tab == nil {
+		var err error
+		if tab, err = socktab.ReadListening(); err != nil {
+			tab = &socktab.Table{}
+		}
 	}
 	return d.reserve(name, rec, old, keep, tab)
 }

@@ -257,7 +257,8 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	// The planner skips ports held by others, but one may have been taken since.
 	// Checking first also keeps the RDP probe below from mistaking someone else's
 	// server for ours.
-	if tab, err := socktab.ReadListening(); err == nil {
+	tab, err := socktab.ReadListening()
+	if err == nil {
 		if s, held := tab.ListenerOn(c.Address, c.Port); held {
 			holder := "another program"
 			if h, ok := socktab.Holders([]uint64{s.Inode})[s.Inode]; ok {
@@ -295,7 +296,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		if keep {
 			rec.Sesman = old.Sesman // the record must never lose a live process
 		}
-		if err := d.allocate(want.Name, rec, old, keep); err != nil {
+		if err := d.allocate(want.Name, rec, old, keep, tab); err != nil {
 			return drivers.Instance{}, err
 		}
 		if err := d.writeSesmanINI(rec); err != nil {
@@ -611,7 +612,7 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	if r.Sesman == nil || r.SharedSesman {
 		return d.writeRecord(r)
 	}
-	if err := d.allocate(want.Name, r, r, true); err != nil {
+	if err := d.allocate(want.Name, r, r, true, nil); err != nil {
 		return err
 	}
 	// sesman first, the record last: a record that says "updated" before the
