@@ -18,9 +18,10 @@ want=(xrdp xorgxrdp xfce4 xfce4-terminal dbus-x11)
 case "${1:-}" in
 test)
 	# A real RDP client under a virtual X server, a Docker Engine,
-	# debootstrap for the xrdp image, and openssl to make password hashes
-	# for the test accounts.
-	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl)
+	# debootstrap for the xrdp image, openssl to make password hashes for
+	# the test accounts, and xsetroot (x11-xserver-utils, which Xfce pulls in
+	# anyway) to paint a known screen for the screenshot test.
+	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils)
 	;;
 bench)
 	want+=(supervisor docker-compose)

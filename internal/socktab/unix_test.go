@@ -63,7 +63,4 @@ func TestReadListening(t *testing.T) {
 	if !ok1 || !ok2 || !a.Local.Equal(b.Local) || a.Inode != b.Inode || a.Inode == 0 {
 		t.Fatalf("ReadListening %+v (%v), Read %+v (%v)", a, ok1, b, ok2)
 	}
-	if _, ok := fast.ListenerOn("127.0.0.1", port+1); ok && port < 65535 {
-		t.Logf("port %d also listens (another program)", port+1)
-	}
 }
