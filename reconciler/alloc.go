@@ -13,18 +13,18 @@ import (
 // port stays in its range and free; new servers get the lowest free port, in
 // spec order. Ports held by programs lucid-rdp does not own are skipped in
 // ranges and are an error for fixed ports. Pure: it reads only its arguments.
-func allocate(s *spec.Spec, obs *Observed) (ports map[string]int, problems map[string]string) {
-	ports = map[string]int{}
+//
+// It costs O(servers + ports scanned): a port found unusable for an address
+// stays unusable for the rest of the pass (claims only grow), so each range
+// is scanned once per address rather than once per server.
+func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, problems map[string]string) {
+	ports = make(map[string]int, len(s.Servers))
 	problems = map[string]string{}
-	type key struct {
-		addr string
-		port int
-	}
-	claimed := map[key]string{} // port -> server that has it
-	claim := func(name, addr string, port int) { claimed[key{addr, port}] = name }
+	claimed := map[int][]string{} // port -> the addresses it is claimed on
+	claim := func(addr string, port int) { claimed[port] = append(claimed[port], addr) }
 	isClaimed := func(addr string, port int) bool {
-		for k := range claimed {
-			if k.port == port && spec.AddressesOverlap(k.addr, addr) {
+		for _, a := range claimed[port] {
+			if spec.AddressesOverlap(a, addr) {
 				return true
 			}
 		}
@@ -33,8 +33,8 @@ func allocate(s *spec.Spec, obs *Observed) (ports map[string]int, problems map[s
 	// Ports of our instances that are no longer in the spec stay out of reach
 	// this pass: their listener may be draining.
 	for _, in := range obs.Instances {
-		if s.Server(in.Name) == nil {
-			claim(in.Name, in.Config.Address, in.Config.Port)
+		if !ix.declared(in.Name) {
+			claim(in.Config.Address, in.Config.Port)
 		}
 	}
 
@@ -43,19 +43,19 @@ func allocate(s *spec.Spec, obs *Observed) (ports map[string]int, problems map[s
 		if srv.Port == 0 {
 			continue
 		}
-		if holder, held := obs.heldBy(srv.Address, srv.Port); held {
+		if holder, held := ix.heldBy(srv.Address, srv.Port); held {
 			problems[srv.Name] = fmt.Sprintf("port %d on %s is held by %s, which lucid-rdp does not own; free the port or choose another", srv.Port, srv.Address, holder)
 			continue
 		}
 		ports[srv.Name] = srv.Port
-		claim(srv.Name, srv.Address, srv.Port)
+		claim(srv.Address, srv.Port)
 	}
 
 	usable := func(srv *spec.Server, r *spec.PortRange, port int) bool {
 		if port == 0 || !r.Contains(port) || isClaimed(srv.Address, port) {
 			return false
 		}
-		_, held := obs.heldBy(srv.Address, port)
+		_, held := ix.heldBy(srv.Address, port)
 		return !held
 	}
 	// Range servers keep what they have, where they can.
@@ -66,7 +66,7 @@ func allocate(s *spec.Spec, obs *Observed) (ports map[string]int, problems map[s
 		}
 		r := s.PortRange(srv.PortRange)
 		kept := 0
-		if in := obs.instance(srv.Name); in != nil && in.Config.Address == srv.Address && usable(srv, r, in.Config.Port) {
+		if in := ix.instance(srv.Name); in != nil && in.Config.Address == srv.Address && usable(srv, r, in.Config.Port) {
 			kept = in.Config.Port
 		} else if p := obs.State.Ports[srv.Name]; usable(srv, r, p) {
 			kept = p
@@ -76,18 +76,27 @@ func allocate(s *spec.Spec, obs *Observed) (ports map[string]int, problems map[s
 			continue
 		}
 		ports[srv.Name] = kept
-		claim(srv.Name, srv.Address, kept)
+		claim(srv.Address, kept)
 	}
-	// Then the lowest free port for the rest.
+	// Then the lowest free port for the rest. next remembers, per range and
+	// address, the lowest port not yet found unusable.
+	type cursor struct{ rng, addr string }
+	next := map[cursor]int{}
 	for _, srv := range fresh {
 		r := s.PortRange(srv.PortRange)
-		for p := r.From; p <= r.To; p++ {
+		c := cursor{r.Name, srv.Address}
+		p, seen := next[c]
+		if !seen {
+			p = r.From
+		}
+		for ; p <= r.To; p++ {
 			if usable(srv, r, p) {
 				ports[srv.Name] = p
-				claim(srv.Name, srv.Address, p)
+				claim(srv.Address, p)
 				break
 			}
 		}
+		next[c] = p
 		if ports[srv.Name] == 0 {
 			problems[srv.Name] = rangeFull(r, obs)
 		}

@@ -51,32 +51,12 @@ type Listener struct {
 	Holder string `json:"holder,omitempty"`
 }
 
-// instance returns the observed instance called name, or nil.
-func (o *Observed) instance(name string) *drivers.Instance {
-	for i := range o.Instances {
-		if o.Instances[i].Name == name {
-			return &o.Instances[i]
-		}
-	}
-	return nil
-}
-
 // who names the listener's holder for people, also when it is not visible.
 func (l Listener) who() string {
 	if l.Holder == "" {
 		return "another program"
 	}
 	return l.Holder
-}
-
-// heldBy returns who holds address:port, when a program lucid-rdp does not own does.
-func (o *Observed) heldBy(address string, port int) (string, bool) {
-	for _, l := range o.Listeners {
-		if l.Port == port && spec.AddressesOverlap(l.Address, address) {
-			return l.who(), true
-		}
-	}
-	return "", false
 }
 
 // Fingerprint hashes what a saved plan depends on: which servers exist, how they

@@ -110,22 +110,23 @@ func SpecHash(s *spec.Spec) string {
 // tell whether a drain has passed its drain_timeout.
 func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 	p := &Plan{FormatVersion: "1", SpecHash: SpecHash(s), Changes: []Change{}, Ports: map[string]int{}}
-	ports, portProblems := allocate(s, obs)
+	ix := newIndex(s, obs)
+	ports, portProblems := allocate(s, obs, ix)
 
 	for _, srv := range s.Servers {
 		if msg, down := obs.DriverErrors[srv.Driver]; down {
 			p.problem(srv.Name, fmt.Sprintf("%s driver unavailable: %s", srv.Driver, msg))
-			keepPort(p, obs, srv.Name)
+			keepPort(p, obs, ix, srv.Name)
 			continue
 		}
 		if msg, bad := portProblems[srv.Name]; bad {
 			p.problem(srv.Name, msg)
-			keepPort(p, obs, srv.Name)
+			keepPort(p, obs, ix, srv.Name)
 			continue
 		}
 		want := drivers.DesiredFor(srv, ports[srv.Name])
 		p.Ports[srv.Name] = want.Config.Port
-		in := obs.instance(srv.Name)
+		in := ix.instance(srv.Name)
 		sessions := obs.Sessions[srv.Name]
 		switch {
 		case in == nil:
@@ -169,7 +170,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 	}
 	// What the drivers say an operator must know about running servers.
 	for _, in := range obs.Instances {
-		if in.Warning != "" && s.Server(in.Name) != nil {
+		if in.Warning != "" && ix.declared(in.Name) {
 			p.Notes = append(p.Notes, Note{Server: in.Name, Note: in.Warning})
 		}
 	}
@@ -177,7 +178,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 	// Servers lucid-rdp owns that the spec no longer has.
 	for i := range obs.Instances {
 		in := &obs.Instances[i]
-		if s.Server(in.Name) != nil {
+		if ix.declared(in.Name) {
 			continue
 		}
 		if _, down := obs.DriverErrors[in.Driver]; down {
@@ -236,8 +237,8 @@ func (p *Plan) holdReplace(obs *Observed, in *drivers.Instance, sessions int, re
 
 // keepPort carries a server's known port through a pass that could not plan it,
 // so that a passing failure does not give its port away.
-func keepPort(p *Plan, obs *Observed, name string) {
-	if in := obs.instance(name); in != nil {
+func keepPort(p *Plan, obs *Observed, ix *index, name string) {
+	if in := ix.instance(name); in != nil {
 		p.Ports[name] = in.Config.Port
 	} else if port, ok := obs.State.Ports[name]; ok {
 		p.Ports[name] = port
