@@ -204,6 +204,10 @@ type Session struct {
 	// as /proc/PID/stat says: together they identify the process.
 	PID       int    `json:"pid,omitempty"`
 	StartTime uint64 `json:"pid_start_time,omitempty"`
+	// XPID and XStartTime identify the session's X server. Ending it ends the
+	// session: the session's sesman then stops the desktop and cleans up.
+	XPID       int    `json:"x_pid,omitempty"`
+	XStartTime uint64 `json:"x_pid_start_time,omitempty"`
 	// StartedAt is when the session (its X server) started.
 	StartedAt time.Time `json:"started_at,omitzero"`
 }

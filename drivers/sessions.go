@@ -1,7 +1,11 @@
 package drivers
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
+	"time"
 	"strconv"
 	"strings"
 
@@ -41,7 +45,8 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 			if k.Comm != "Xorg" && k.Comm != "Xvnc" {
 				continue
 			}
-			s := Session{Server: sp.Server, State: SessionDisconnected, PID: k.PID, StartTime: k.StartTime, StartedAt: procfs.StartedAt(k.StartTime)}
+			s := Session{Server: sp.Server, State: SessionDisconnected, PID: k.PID, StartTime: k.StartTime,
+				XPID: k.PID, XStartTime: k.StartTime, StartedAt: procfs.StartedAt(k.StartTime)}
 			if args, err := procfs.Cmdline(k.PID); err == nil {
 				for _, a := range args[min(1, len(args)):] {
 					if d, ok := strings.CutPrefix(a, ":"); ok {
@@ -93,4 +98,42 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 		s.State, s.Client, s.PID, s.StartTime = SessionActive, client, c.PID, c.StartTime
 	}
 	return out
+}
+
+// EndSession ends s, on either driver (a container's processes are in the
+// host's process table): it closes the client's connection, if one is open,
+// then stops the session's X server. Stopping the X server is how xrdp's own
+// idle and disconnected limits end a session (xorgxrdp exits); the session's
+// sesman then stops the desktop and cleans up its display. Each process is
+// signalled only while its pid, start time and command name are still the
+// ones s was seen with: an xrdp connection process, an Xorg or Xvnc.
+func EndSession(ctx context.Context, s Session, grace time.Duration) error {
+	var errs []error
+	if s.State == SessionActive && s.PID != s.XPID {
+		errs = append(errs, endProcess(ctx, s.PID, s.StartTime, grace, "xrdp"))
+	}
+	errs = append(errs, endProcess(ctx, s.XPID, s.XStartTime, grace, "Xorg", "Xvnc"))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("end %s's session on %s (display :%d): %w", s.User, s.Server, s.Display, err)
+	}
+	return nil
+}
+
+func endProcess(ctx context.Context, pid int, start uint64, grace time.Duration, comms ...string) error {
+	if pid <= 0 {
+		return nil
+	}
+	comm, err := procfs.Comm(pid)
+	if err != nil {
+		return nil // gone
+	}
+	known := false
+	for _, c := range comms {
+		known = known || comm == c
+	}
+	exe, err := procfs.Exe(pid)
+	if !known || err != nil {
+		return nil // not (or no longer) a process of the session
+	}
+	return procfs.Terminate(ctx, procfs.Identity{PID: pid, StartTime: start, Exe: exe}, grace)
 }

@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +96,69 @@ func TestLiveSessionSurvivesReplaceAndDrain(t *testing.T) {
 	h.mustApply()
 	if code, out := h.planCode(); code != 0 {
 		t.Fatalf("plan at the end: exit %d\n%s", code, out)
+	}
+}
+
+// TestDrainTimeoutEndsSessions: when a drained server's drain_timeout passes,
+// the agent ends that server's sessions (and only those), counts them in
+// lucid_rdp_sessions_rejected_total{reason="drain"}, and removes the server.
+func TestDrainTimeoutEndsSessions(t *testing.T) {
+	h := newHost(t)
+	need(t, "Xvfb", "xfreerdp", "startxfce4")
+	dave := hostUser(t, "lucid-it-dave", "Dave-pw-4")
+	erin := hostUser(t, "lucid-it-erin", "Erin-pw-5")
+	t.Cleanup(func() { endSessions(t, dave, erin) })
+	api := h.base + 19
+	server := func(name string, port int) string {
+		return fmt.Sprintf("server %q {\n  port          = %d\n  drain_timeout = \"6s\"\n}\n\n", name, port)
+	}
+	h.writeRaw(h.agentBlock(api, "") + server("s", h.base+1) + server("t", h.base+2))
+	a := h.startAgent(api)
+	waitFor(t, 10*time.Second, "both servers", func() bool { return answers(h.base+1) && answers(h.base+2) })
+
+	desktopScreen(t).login(t, h.base+1, "lucid-it-dave", "Dave-pw-4")
+	desktopScreen(t).login(t, h.base+2, "lucid-it-erin", "Erin-pw-5")
+	waitFor(t, 60*time.Second, "both sessions", func() bool {
+		ss := a.sessionsJSON(t)
+		_, d := sessionOf(ss, "s", "lucid-it-dave")
+		_, e := sessionOf(ss, "t", "lucid-it-erin")
+		return d && e
+	})
+
+	// s leaves the spec: it drains, and dave's session goes on until the timeout.
+	removed := time.Now()
+	h.writeRaw(h.agentBlock(api, "") + server("t", h.base+2))
+	waitFor(t, 10*time.Second, "s to drain", func() bool { return !listening(t, h.base+1) })
+	time.Sleep(time.Until(removed.Add(3 * time.Second)))
+	if !runs(dave, "Xorg") || serverSideConns(t, h.base+1) != 1 {
+		t.Fatal("dave's session ended before drain_timeout passed")
+	}
+
+	// When it passes, no event comes: the agent must wake by itself.
+	waitFor(t, 15*time.Second, "dave's session to be ended", func() bool {
+		return !runs(dave, "Xorg") && serverSideConns(t, h.base+1) == 0
+	})
+	if took := time.Since(removed); took < 6*time.Second {
+		t.Fatalf("ended %s after the drain began, before drain_timeout", took)
+	}
+	waitFor(t, 10*time.Second, "s to be removed", func() bool {
+		_, err := os.Stat(filepath.Join(h.dir, "state", "servers", "s"))
+		return os.IsNotExist(err)
+	})
+	if got := a.metric(t, `lucid_rdp_sessions_rejected_total{reason="drain",server="s"}`); got != "1" {
+		t.Fatalf(`sessions_rejected_total{reason="drain",server="s"} = %q, want 1`, got)
+	}
+	if !strings.Contains(a.logs.String(), "session ended: drain_timeout passed") || !strings.Contains(a.logs.String(), "lucid-it-dave") {
+		t.Fatalf("the ended session is not logged with its user:\n%s", a.logs.String())
+	}
+	// erin, on a server the drain did not name, is untouched.
+	time.Sleep(time.Second)
+	if _, ok := sessionOf(a.sessionsJSON(t), "t", "lucid-it-erin"); !ok || !runs(erin, "Xorg") || serverSideConns(t, h.base+2) != 1 {
+		t.Fatal("a session on another server was ended")
+	}
+	for _, s := range a.status(t)["servers"].([]any) {
+		if srv := s.(map[string]any); srv["name"] == "s" {
+			t.Fatalf("s is still in status after its drain ended: %v", srv)
+		}
 	}
 }

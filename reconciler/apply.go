@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -16,6 +17,9 @@ type Outcome struct {
 	Err error
 	// Instance is the server after a create or replace.
 	Instance *drivers.Instance
+	// Ended are the sessions the change ended (Change.End, those that were
+	// ended before any error).
+	Ended []drivers.Session
 }
 
 // Result is what Apply did: one outcome per change.
@@ -84,6 +88,11 @@ func Apply(ctx context.Context, p *Plan, ds map[string]drivers.Driver, paralleli
 		}
 		switch c.Action {
 		case Delete:
+			ended, err := endSessions(ctx, c.End)
+			res.Outcomes[i].Ended = ended
+			if err != nil {
+				return err // the server stays, and the next pass tries again
+			}
 			return d.Stop(ctx, c.Server, stopGrace, true)
 		case Drain:
 			if dr, ok := d.(drivers.Drainer); ok {
@@ -125,6 +134,23 @@ func Apply(ctx context.Context, p *Plan, ds map[string]drivers.Driver, paralleli
 		return nil
 	})
 	return res, nextState(p, res, now)
+}
+
+// endSessions ends sessions, all at once, and returns those it ended.
+func endSessions(ctx context.Context, sessions []drivers.Session) ([]drivers.Session, error) {
+	errs := make([]error, len(sessions))
+	var wg sync.WaitGroup
+	for i, s := range sessions {
+		wg.Go(func() { errs[i] = drivers.EndSession(ctx, s, stopGrace) })
+	}
+	wg.Wait()
+	var ended []drivers.Session
+	for i, s := range sessions {
+		if errs[i] == nil {
+			ended = append(ended, s)
+		}
+	}
+	return ended, errors.Join(errs...)
 }
 
 // nextState is the State after applying p: ports as planned, and drains begun

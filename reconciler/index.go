@@ -12,6 +12,7 @@ type index struct {
 	servers   map[string]*spec.Server
 	instances map[string]*drivers.Instance
 	listeners map[int][]Listener // foreign listeners by port
+	sessions  map[string][]drivers.Session
 }
 
 func newIndex(s *spec.Spec, obs *Observed) *index {
@@ -25,6 +26,12 @@ func newIndex(s *spec.Spec, obs *Observed) *index {
 	}
 	for i := range obs.Instances {
 		ix.instances[obs.Instances[i].Name] = &obs.Instances[i]
+	}
+	for _, ses := range obs.SessionList {
+		if ix.sessions == nil {
+			ix.sessions = map[string][]drivers.Session{}
+		}
+		ix.sessions[ses.Server] = append(ix.sessions[ses.Server], ses)
 	}
 	for _, l := range obs.Listeners {
 		ix.listeners[l.Port] = append(ix.listeners[l.Port], l)

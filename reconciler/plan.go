@@ -45,6 +45,9 @@ type Change struct {
 	Before *drivers.Instance `json:"before"`
 	// After is the server as it will be (nil for delete and drain).
 	After *drivers.Desired `json:"after"`
+	// End lists the live sessions the change ends: those of a server whose
+	// drain_timeout has passed. No other change ends a session.
+	End []drivers.Session `json:"end_sessions,omitempty"`
 	// Diffs are the fields that change, for people to read.
 	Diffs []Diff `json:"-"`
 }
@@ -94,6 +97,9 @@ type Plan struct {
 	Waiting int `json:"waiting,omitempty"`
 	// Draining carries on the drains under way when the plan was made.
 	Draining map[string]time.Time `json:"draining,omitempty"`
+	// WakeAt is when this plan would next change by the clock alone: the
+	// earliest drain_timeout still to pass (zero when none).
+	WakeAt time.Time `json:"-"`
 }
 
 // Empty reports whether the plan changes nothing.
@@ -201,11 +207,13 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 			left := since.Add(timeout).Sub(now)
 			if left > 0 {
 				p.Notes = append(p.Notes, Note{Server: in.Name, Note: fmt.Sprintf("draining: %s, drain_timeout ends in %s", describeSessions(sessions), left.Round(time.Second))})
+				p.wake(since.Add(timeout))
 				continue
 			}
-			p.add(Change{Server: in.Name, Driver: in.Driver, Action: Delete, Before: in, Sessions: sessions,
-				Reason: fmt.Sprintf("drain_timeout (%s) has passed; the listener is gone, the record is dropped", timeout)})
+			p.add(Change{Server: in.Name, Driver: in.Driver, Action: Delete, Before: in, Sessions: sessions, End: ix.sessions[in.Name],
+				Reason: fmt.Sprintf("drain_timeout (%s) has passed; its live sessions are ended and the server removed", timeout)})
 		case sessions > 0:
+			p.wake(now.Add(time.Duration(in.Settings.DrainTimeout)))
 			p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Before: in, Sessions: sessions,
 				Reason: fmt.Sprintf("removed from the spec; its live sessions go on until they end or drain_timeout (%s) passes", time.Duration(in.Settings.DrainTimeout))})
 		default:
@@ -218,6 +226,13 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 	}
 	sort.SliceStable(p.Changes, func(i, j int) bool { return lessName(p.Changes[i].Server, p.Changes[j].Server) })
 	return p
+}
+
+// wake makes t the plan's WakeAt when it is the earliest yet.
+func (p *Plan) wake(t time.Time) {
+	if p.WakeAt.IsZero() || t.Before(p.WakeAt) {
+		p.WakeAt = t
+	}
 }
 
 // holdReplace reports whether the replace of in (for reason) waits, because

@@ -100,6 +100,9 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 				fmt.Fprintf(w, "      # home: %s is kept\n", dockerHome(c.Before))
 			}
 		}
+		for _, s := range c.End {
+			fmt.Fprintf(w, "      %s\n", paint(red, "# ends "+DescribeSession(s)))
+		}
 		fmt.Fprintln(w, "    }")
 		fmt.Fprintln(w)
 	}
@@ -128,4 +131,19 @@ func (p *Plan) JSON() ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// DescribeSession names one session for people: whose, where, and from where.
+func DescribeSession(s drivers.Session) string {
+	who := s.User
+	if who == "" {
+		who = "an unknown user"
+	}
+	out := fmt.Sprintf("%s's session on display :%d", who, s.Display)
+	if s.Client != "" {
+		out += " (connected from " + s.Client + ")"
+	} else {
+		out += " (" + s.State + ")"
+	}
+	return out
 }

@@ -225,8 +225,12 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := r.Apply(ctx, s, p)
 	fmt.Fprintln(stdout)
+	draining := 0
 	for _, o := range res.Outcomes {
 		c := o.Change
+		for _, ses := range o.Ended {
+			fmt.Fprintf(stdout, "%s: ended %s: drain_timeout passed\n", c.Server, reconciler.DescribeSession(ses))
+		}
 		if o.Err != nil {
 			fmt.Fprintf(stdout, "%s: %s failed: %v\n", c.Server, c.Action, o.Err)
 			continue
@@ -237,6 +241,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		case o.Instance != nil:
 			fmt.Fprintf(stdout, "%s: %s (%s %s, port %d)\n", c.Server, done, c.Driver, o.Instance.ID, o.Instance.Config.Port)
 		case c.Action == reconciler.Drain:
+			draining++
 			fmt.Fprintf(stdout, "%s: draining; its %d live sessions go on\n", c.Server, c.Sessions)
 		default:
 			fmt.Fprintf(stdout, "%s: %s\n", c.Server, done)
@@ -251,7 +256,13 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "\nError: %d of %d servers failed:\n%v\n", len(failed)+len(p.Problems), len(p.Changes)+len(p.Problems), res.Err(p))
 		return exitError
 	}
-	fmt.Fprintf(stdout, "\nApply complete! Servers: %d created, %d replaced, %d updated, %d destroyed.\n",
-		p.Summary.Create, p.Summary.Replace, p.Summary.Update, p.Summary.Delete)
+	// A drain is counted with the destroys in a plan (it ends in one), but
+	// after apply the server is still there: say so.
+	fmt.Fprintf(stdout, "\nApply complete! Servers: %d created, %d replaced, %d updated, %d destroyed",
+		p.Summary.Create, p.Summary.Replace, p.Summary.Update, p.Summary.Delete-draining)
+	if draining > 0 {
+		fmt.Fprintf(stdout, ", %d draining", draining)
+	}
+	fmt.Fprintln(stdout, ".")
 	return exitOK
 }

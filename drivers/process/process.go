@@ -550,7 +550,7 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 		}
 	}
 	if r.Matches() {
-		if err := terminate(ctx, r.Identity, grace); err != nil {
+		if err := procfs.Terminate(ctx, r.Identity, grace); err != nil {
 			return fmt.Errorf("process: stop %s: %w", name, err)
 		}
 		d.Log.Debug("stopped", "server", name, "pid", r.PID)
@@ -560,44 +560,12 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 	}
 	defer d.release(name)
 	if r.Sesman != nil && r.Sesman.Matches() {
-		if err := terminate(ctx, *r.Sesman, grace); err != nil {
+		if err := procfs.Terminate(ctx, *r.Sesman, grace); err != nil {
 			return fmt.Errorf("process: stop %s: xrdp-sesman: %w", name, err)
 		}
 		d.Log.Debug("stopped sesman", "server", name, "pid", r.Sesman.PID)
 	}
 	return os.RemoveAll(d.dir(name))
-}
-
-func terminate(ctx context.Context, id procfs.Identity, grace time.Duration) error {
-	if err := syscall.Kill(id.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	if waitGone(ctx, id, grace) {
-		return nil
-	}
-	if !id.Matches() { // re-check right before the hard signal
-		return nil
-	}
-	if err := syscall.Kill(id.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	if waitGone(ctx, id, 5*time.Second) {
-		return nil
-	}
-	return fmt.Errorf("pid %d survived SIGKILL", id.PID)
-}
-
-func waitGone(ctx context.Context, id procfs.Identity, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for delay := 500 * time.Microsecond; ; delay = min(delay*2, 20*time.Millisecond) {
-		if !id.Matches() {
-			return true
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(delay)
-	}
 }
 
 // Update implements drivers.Driver: the record takes the new settings, and the

@@ -1,9 +1,12 @@
 package procfs
 
 import (
+	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestSelf(t *testing.T) {
@@ -61,5 +64,52 @@ func TestSnapshotTree(t *testing.T) {
 	}
 	if !found {
 		t.Error("Tree misses a child")
+	}
+}
+
+// TestTerminate: a process whose identity does not match is left alone; one
+// that matches is ended, by SIGKILL when it ignores SIGTERM.
+func TestTerminate(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "trap '' TERM; exec sleep 60") // an ignored signal stays ignored across exec
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	pid := cmd.Process.Pid
+	var id Identity
+	for range 500 { // until sh has set its trap and become sleep
+		st, err1 := StartTime(pid)
+		exe, err2 := Exe(pid)
+		if err1 == nil && err2 == nil && strings.HasSuffix(exe, "/sleep") {
+			id = Identity{PID: pid, StartTime: st, Exe: exe}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if id.PID == 0 {
+		t.Fatal("sleep did not start")
+	}
+	stranger := id
+	stranger.StartTime++
+	if err := Terminate(context.Background(), stranger, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+		t.Fatal("a process of another start time was signalled")
+	case <-time.After(200 * time.Millisecond):
+	}
+	start := time.Now()
+	if err := Terminate(context.Background(), id, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Terminate returned but the process lives")
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Fatalf("ended in %s: SIGTERM should have been ignored for the grace", took)
 	}
 }

@@ -72,6 +72,7 @@ type Agent struct {
 	restarts  map[string]int
 	lastErr   map[string]string
 	quick     map[string]int // consecutive quick deaths, by server (loop only)
+	wakeAt    time.Time      // when the last plan changes by the clock alone (loop only)
 	usage     *usage
 	started   int           // passes begun
 	ended     int           // passes finished
@@ -341,8 +342,12 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 		close(a.passDone)
 		a.passDone = make(chan struct{})
 		a.mu.Unlock()
-		if next, ok := a.back.next(); ok {
-			retry.Reset(time.Until(next))
+		next, ok := a.back.next()
+		if w := a.wakeAt; !w.IsZero() && (!ok || w.Before(next)) {
+			next, ok = w, true
+		}
+		if ok {
+			retry.Reset(max(time.Until(next), 0))
 		}
 		if r := a.current().Agent.Resync; r != resyncEvery {
 			resyncEvery = r
@@ -418,6 +423,7 @@ func (a *Agent) pass(ctx context.Context) {
 			delete(a.quick, in.Name)
 		}
 	}
+	a.wakeAt = p.WakeAt // a drain_timeout that passes needs no other event
 	todo := p.Filter(func(c reconciler.Change) bool {
 		_, waiting := a.back.waiting(c.Server)
 		return !waiting
@@ -433,6 +439,10 @@ func (a *Agent) pass(ctx context.Context) {
 	for _, o := range res.Outcomes {
 		name := o.Change.Server
 		changed[name] = o
+		for _, ses := range o.Ended {
+			a.m.rejected.WithLabelValues(name, "drain").Inc()
+			a.log.Info("session ended: drain_timeout passed", "server", name, "user", ses.User, "client", ses.Client, "display", ses.Display)
+		}
 		if o.Err != nil {
 			result = "error"
 			wait := a.back.fail(name)
@@ -531,7 +541,9 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 	for _, ses := range obs.SessionList {
 		byServer[ses.Server] = append(byServer[ses.Server], ses)
 	}
+	declared := make(map[string]bool, len(s.Servers))
 	for _, srv := range s.Servers {
+		declared[srv.Name] = true
 		ss := ServerStatus{Name: srv.Name, Driver: srv.Driver, MaxSessions: srv.Sessions.Max, Sessions: obs.Sessions[srv.Name], SessionList: byServer[srv.Name],
 			Restarts: a.restarts[srv.Name], LastError: a.lastErr[srv.Name], Port: p.Ports[srv.Name], State: "down"}
 		if msg, ok := problems[srv.Name]; ok {
@@ -550,7 +562,7 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 		add(ss)
 	}
 	for _, in := range obs.Instances {
-		if s.Server(in.Name) == nil {
+		if !declared[in.Name] {
 			if o, ok := changed[in.Name]; ok && o.Err == nil && o.Change.Action == reconciler.Delete {
 				continue // destroyed in this pass
 			}
