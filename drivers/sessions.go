@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
