@@ -53,6 +53,9 @@ type Driver struct {
 	// gave out, so servers started side by side never choose the same.
 	allocMu  sync.Mutex
 	reserved map[string]reservation
+
+	// recoverMu makes one List at a time rebuild a corrupt record.
+	recoverMu sync.Mutex
 }
 
 // watching returns the exit watch, or nil when nobody called Notify.
@@ -123,10 +126,10 @@ func (d *Driver) readRecord(name string) (*record, error) {
 	}
 	var r record
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("process: record of %s: %w", name, err)
+		return nil, fmt.Errorf("process: record of %s: %w: %w", name, errCorrupt, err)
 	}
 	if r.Name != name {
-		return nil, fmt.Errorf("process: record in %s names %q", d.dir(name), r.Name)
+		return nil, fmt.Errorf("process: record in %s names %q: %w", d.dir(name), r.Name, errCorrupt)
 	}
 	// lucid-rdp signals only the programs it starts: a record naming any other
 	// (planted, say, by someone who can write the state folder) is refused.
@@ -198,6 +201,11 @@ func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
 			continue
 		}
 		r, err := d.readRecord(e.Name())
+		var why error
+		if errors.Is(err, errCorrupt) {
+			why = err
+			r, err = d.recoverRecord(e.Name(), err)
+		}
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				d.Log.Warn("unreadable record", "server", e.Name(), "error", err)
@@ -205,6 +213,9 @@ func (d *Driver) List(ctx context.Context) ([]drivers.Instance, error) {
 			continue
 		}
 		in := r.instance()
+		if why != nil {
+			in.Warning = recoveredWarning(why)
+		}
 		if w := d.watching(); w != nil && in.State == drivers.StateRunning {
 			d.watchRecord(w, r)
 		}
