@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -158,6 +159,9 @@ func (b *builder) checkRenderedValues() {
 		for _, f := range names {
 			if bad(fields[f]) {
 				b.errorAt(&srv.DefRange, "Control character in a value", "server %q: %s holds a control character (such as a newline); lucid-rdp writes it into config files and will not let it add lines.", srv.Name, f)
+			}
+			if len(fields[f]) > MaxValueLength {
+				b.errorAt(&srv.DefRange, "Value too long", "server %q: %s is %d bytes long; the limit is %d.", srv.Name, f, len(fields[f]), MaxValueLength)
 			}
 		}
 	}
@@ -404,6 +408,18 @@ func (b *builder) mergeServer(raw *serverBlock, own, def *serverBody) (*Server, 
 	}
 	if v := pick(own.Image, def.Image); v != nil {
 		s.Image = *v
+	}
+	if s.Image != "" {
+		// The engine's own parser: a reference it takes, and nothing that
+		// could read as a flag or carry a second line.
+		if _, err := reference.ParseNormalizedNamed(s.Image); err != nil || len(s.Image) > MaxValueLength {
+			why := "too long"
+			if err != nil {
+				why = err.Error()
+			}
+			b.errorAt(l.at("image"), "Invalid image",
+				"image = %q is not an image reference (%s); write it as the engine does, such as \"lucid/xrdp:bookworm\".", s.Image, why)
+		}
 	}
 	if s.Driver == "docker" && s.Image == "" {
 		b.errorAt(&raw.DefRange, "Missing image",

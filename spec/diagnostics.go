@@ -17,8 +17,24 @@ import (
 // source line with the offending part underlined, then the detail wrapped to
 // width. sources maps filenames to their bytes; a diagnostic about a file not
 // in it is printed without its source line. color adds ANSI colours.
+//
+// At most MaxShownDiagnostics are printed, then "and N more"; the time taken
+// grows linearly with the sources and the diagnostics printed.
 func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, sources map[string][]byte, width uint, color bool) error {
 	bw := bufio.NewWriter(w)
+	more := 0
+	if len(diags) > MaxShownDiagnostics {
+		diags, more = diags[:MaxShownDiagnostics], len(diags)-MaxShownDiagnostics
+	}
+	lines := map[string]*lineIndex{}
+	sourceLine := func(file string, n int) (string, bool) {
+		ix, ok := lines[file]
+		if !ok {
+			ix = newLineIndex(sources[file])
+			lines[file] = ix
+		}
+		return ix.line(n)
+	}
 	paint := func(code, s string) string {
 		if !color {
 			return s
@@ -39,15 +55,20 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, sources map[string][]b
 		}
 		fmt.Fprintf(bw, "%s %s\n", paint(code, sev+":"), paint("1", d.Summary))
 		if r := d.Subject; r != nil && r.Start.Line > 0 {
-			if line, ok := sourceLine(sources[r.Filename], r.Start.Line); ok {
+			if line, ok := sourceLine(r.Filename, r.Start.Line); ok {
 				num := strconv.Itoa(r.Start.Line)
 				pad := strings.Repeat(" ", len(num))
-				fmt.Fprintf(bw, " %s | %s\n", num, line)
 				from := max(r.Start.Column-1, 0)
 				to := len(line)
 				if r.End.Line == r.Start.Line {
 					to = min(max(r.End.Column-1, from+1), len(line))
 				}
+				if len(line) > maxSourceLine { // show a window around the place
+					cut := max(0, min(from-maxSourceLine/2, len(line)-maxSourceLine))
+					line = line[cut:min(len(line), cut+maxSourceLine)]
+					from, to = max(from-cut, 0), min(max(to-cut, 0), len(line))
+				}
+				fmt.Fprintf(bw, " %s | %s\n", num, line)
 				if from < len(line) {
 					under := strings.Map(func(c rune) rune {
 						if c == '\t' {
@@ -66,19 +87,50 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, sources map[string][]b
 		}
 		bw.WriteString("\n")
 	}
+	if more > 0 {
+		fmt.Fprintf(bw, "and %d more\n", more)
+	}
 	return bw.Flush()
 }
 
-// sourceLine returns line n (1-based) of src, without its newline.
-func sourceLine(src []byte, n int) (string, bool) {
-	for i := 1; len(src) > 0; i++ {
-		line, rest, _ := bytes.Cut(src, []byte("\n"))
-		if i == n {
-			return strings.TrimRight(string(line), "\r"), true
+// MaxShownDiagnostics is how many diagnostics WriteDiagnostics prints; a
+// broken edit can produce hundreds of thousands, and nobody reads past the
+// first screens.
+const MaxShownDiagnostics = 50
+
+// maxSourceLine is the widest source excerpt a diagnostic shows.
+const maxSourceLine = 160
+
+// lineIndex finds a source's lines by number without scanning from the start
+// each time.
+type lineIndex struct {
+	src    []byte
+	starts []int // offset of each line's first byte
+}
+
+func newLineIndex(src []byte) *lineIndex {
+	ix := &lineIndex{src: src, starts: []int{0}}
+	for i, c := range src {
+		if c == '\n' && i+1 < len(src) {
+			ix.starts = append(ix.starts, i+1)
 		}
-		src = rest
 	}
-	return "", false
+	if len(src) == 0 {
+		ix.starts = nil
+	}
+	return ix
+}
+
+// line returns line n (1-based), without its newline.
+func (ix *lineIndex) line(n int) (string, bool) {
+	if n < 1 || n > len(ix.starts) {
+		return "", false
+	}
+	line := ix.src[ix.starts[n-1]:]
+	if end := bytes.IndexByte(line, '\n'); end >= 0 {
+		line = line[:end]
+	}
+	return strings.TrimRight(string(line), "\r"), true
 }
 
 // wrap splits text into lines of at most width columns, at spaces.

@@ -7,8 +7,12 @@ import (
 )
 
 // Format returns src in canonical HCL layout. A file that does not parse is
-// returned as diagnostics, never reformatted.
+// returned as diagnostics, never reformatted; so is one beyond the size and
+// nesting limits, before the parser sees it.
 func Format(filename string, src []byte) ([]byte, hcl.Diagnostics) {
+	if diags := checkBounds(filename, src); diags.HasErrors() {
+		return nil, diags
+	}
 	if _, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos); diags.HasErrors() {
 		return nil, diags
 	}

@@ -10,19 +10,31 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Limits on what a spec may be, checked before the expensive work: a spec
 // comes from a file anyone with write access to its folder can edit, and from
 // POST /v1/plan.
 const (
-	// MaxSpecSize is the largest spec file, in bytes.
-	MaxSpecSize = 4 << 20
+	// MaxSpecSize is the largest spec file, in bytes. A spec of 1,000 servers
+	// written out one block each is about 100 KiB; parsing costs up to about
+	// 400 bytes of allocation per byte of source.
+	MaxSpecSize = 512 << 10
 	// MaxNesting is the deepest nesting of brackets, braces and parentheses:
 	// the HCL parser recurses once per level.
 	MaxNesting = 64
 	// MaxServers is the most servers a spec may hold after count expansion.
 	MaxServers = 1000
+	// MaxBlocks is the most port_range, alert or notify blocks a spec may
+	// hold, of each kind (server blocks are bounded by MaxServers).
+	MaxBlocks = 256
+	// MaxCollection is the most elements of one list or map (env, command,
+	// servers globs).
+	MaxCollection = 256
+	// MaxValueLength is the longest string lucid-rdp renders into a config
+	// file or hands to the engine (paths, image, env values, command words).
+	MaxValueLength = 4096
 	// MaxParallelism bounds agent.parallelism.
 	MaxParallelism = 256
 	// MaxSessionsPerServer bounds sessions.max: a process server's sessions
@@ -125,7 +137,7 @@ func checkBounds(filename string, src []byte) hcl.Diagnostics {
 	}
 	if len(src) > MaxSpecSize {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec too large",
-			Detail: fmt.Sprintf("The spec is %d bytes; the limit is %d (4 MiB).", len(src), MaxSpecSize), Subject: at(1, 1)}}
+			Detail: fmt.Sprintf("The spec is %d bytes; the limit is %d (%d KiB).", len(src), MaxSpecSize, MaxSpecSize>>10), Subject: at(1, 1)}}
 	}
 	depth, line, col := 0, 1, 0
 	inString, lineComment, blockComment := false, false, false
@@ -166,4 +178,44 @@ func checkBounds(filename string, src []byte) hcl.Diagnostics {
 		}
 	}
 	return nil
+}
+
+// checkShape refuses a parsed file with more blocks of a kind, or a longer
+// list or map, than the limits allow, before decoding it: decoding and
+// validation cost grows with each, and none needs so many.
+func checkShape(file *hcl.File) hcl.Diagnostics {
+	body, ok := file.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	limit := map[string]int{"server": MaxServers, "port_range": MaxBlocks, "alert": MaxBlocks, "notify": MaxBlocks}
+	count := map[string]int{}
+	for _, blk := range body.Blocks {
+		count[blk.Type]++
+		if max, ok := limit[blk.Type]; ok && count[blk.Type] == max+1 {
+			r := blk.DefRange()
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many " + blk.Type + " blocks",
+				Detail: fmt.Sprintf("The spec holds more than %d %s blocks, the limit.", max, blk.Type), Subject: &r})
+		}
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		items := 0
+		switch e := n.(type) {
+		case *hclsyntax.ObjectConsExpr:
+			items = len(e.Items)
+		case *hclsyntax.TupleConsExpr:
+			items = len(e.Exprs)
+		}
+		if items > MaxCollection && len(diags) < 10 {
+			r := n.Range()
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many elements",
+				Detail: fmt.Sprintf("This list or map has %d elements; the limit is %d.", items, MaxCollection), Subject: &r})
+		}
+		return nil
+	})
+	return diags
 }

@@ -72,6 +72,9 @@ func parse(filename string, src []byte, mayRead func(string) bool) (*Spec, hcl.D
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	if shape := checkShape(file); shape.HasErrors() {
+		return nil, shape
+	}
 	var raw fileBlock
 	diags = append(diags, gohcl.DecodeBody(file.Body, nil, &raw)...)
 	if diags.HasErrors() {

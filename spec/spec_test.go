@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/hostile"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -456,4 +459,70 @@ func TestTokenFileMode(t *testing.T) {
 	if _, diags := Parse(filepath.Join(dir, "lucid-rdp.hcl"), src); diags.HasErrors() {
 		t.Fatalf("private token file: %v", diags)
 	}
+}
+
+// TestHostileCorpus: every spec of the hostile corpus is refused with its
+// diagnostic, and parsing, formatting and printing the diagnostics each stay
+// within a time and an allocation bound (generous for a loaded 2-core CI
+// machine; the figures are logged).
+func TestHostileCorpus(t *testing.T) {
+	const (
+		timeBound  = 3 * time.Second
+		allocBound = 512 << 20
+	)
+	cases, err := hostile.Load("testdata/hostile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 20 {
+		t.Fatalf("%d hostile cases; the corpus went missing", len(cases))
+	}
+	for _, c := range cases {
+		var s *Spec
+		var diags, fdiags hcl.Diagnostics
+		var out bytes.Buffer
+		took, alloc := measure(func() {
+			s, diags = Parse(c.Name+".hcl", c.Src)
+			_ = WriteDiagnostics(&out, diags, map[string][]byte{c.Name + ".hcl": c.Src}, 100, false)
+		})
+		ftook, falloc := measure(func() { _, fdiags = Format(c.Name+".hcl", c.Src) })
+		t.Logf("%-22s %7d bytes: parse %6.1f ms %6.1f MiB, %6d diagnostics; fmt %6.1f ms %6.1f MiB", c.Name, len(c.Src),
+			float64(took.Microseconds())/1000, float64(alloc)/(1<<20), len(diags), float64(ftook.Microseconds())/1000, float64(falloc)/(1<<20))
+		if ftook > timeBound || falloc > allocBound {
+			t.Errorf("%s: fmt took %s and %d MiB, beyond the bound of %s and %d MiB", c.Name, ftook, falloc>>20, timeBound, allocBound>>20)
+		}
+		_ = fdiags
+		if s != nil || !diags.HasErrors() {
+			t.Errorf("%s: accepted", c.Name)
+			continue
+		}
+		var first *hcl.Diagnostic
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				first = d
+				break
+			}
+		}
+		if !strings.Contains(first.Summary+" "+first.Detail, c.Want) || first.Subject == nil {
+			t.Errorf("%s: first error %q (%q) at %v; want %q with a place", c.Name, first.Summary, first.Detail, first.Subject, c.Want)
+		}
+		if took > timeBound || alloc > allocBound {
+			t.Errorf("%s: %s and %d MiB, beyond the bound of %s and %d MiB", c.Name, took, alloc>>20, timeBound, allocBound>>20)
+		}
+		if len(diags) > MaxShownDiagnostics && !strings.Contains(out.String(), fmt.Sprintf("and %d more", len(diags)-MaxShownDiagnostics)) {
+			t.Errorf("%s: %d diagnostics printed without a cap", c.Name, len(diags))
+		}
+	}
+}
+
+// measure runs f and returns how long it took and how much it allocated (an
+// upper bound of the memory it needed at once).
+func measure(f func()) (time.Duration, uint64) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	f()
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	return took, after.TotalAlloc - before.TotalAlloc
 }

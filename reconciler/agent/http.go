@@ -20,7 +20,7 @@ import (
 )
 
 // maxSpecBody bounds POST /v1/plan bodies.
-const maxSpecBody = 1 << 20
+const maxSpecBody = spec.MaxSpecSize
 
 // planDeadline bounds the work of one POST /v1/plan, and planSlots how many
 // are answered at once: the endpoint needs no token on loopback.

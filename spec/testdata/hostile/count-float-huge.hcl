@@ -1,0 +1,4 @@
+# want: whole number
+server "a" {
+  count = 1e400
+}

@@ -1,0 +1,4 @@
+# want: Function calls not allowed
+server "a" {
+  port = abs(-13500)
+}

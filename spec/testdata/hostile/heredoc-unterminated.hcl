@@ -1,0 +1,4 @@
+# want: Unterminated template string
+server "a" {
+  image = <<EOF
+never ends

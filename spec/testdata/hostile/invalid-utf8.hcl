@@ -1,0 +1,4 @@
+# want: Invalid character encoding
+server "ÿþ" {
+  port = 13500
+}

@@ -1,0 +1,4 @@
+# want: Invalid server name
+server "../../victim" {
+  port = 13500
+}

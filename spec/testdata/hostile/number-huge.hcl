@@ -1,0 +1,4 @@
+# want: whole number
+server "a" {
+  port = 1e999999999
+}
