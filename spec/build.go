@@ -49,6 +49,19 @@ func (b *builder) errorAt(subject *hcl.Range, summary, detail string, args ...an
 	})
 }
 
+// maxQuoted is the longest value a diagnostic quotes whole: a 500 KB name is
+// shown by its start and its length.
+const maxQuoted = 120
+
+// short returns v, or its start and its length when it is long, for quoting
+// with %q in a diagnostic.
+func short(v string) string {
+	if len(v) <= maxQuoted {
+		return v
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strings.ToValidUTF8(v[:maxQuoted-20], ""), len(v))
+}
+
 func (b *builder) warnAt(subject *hcl.Range, summary, detail string, args ...any) {
 	b.diags = append(b.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagWarning,
@@ -418,7 +431,7 @@ func (b *builder) mergeServer(raw *serverBlock, own, def *serverBody) (*Server, 
 				why = err.Error()
 			}
 			b.errorAt(l.at("image"), "Invalid image",
-				"image = %q is not an image reference (%s); write it as the engine does, such as \"lucid/xrdp:bookworm\".", s.Image, why)
+				"image = %q is not an image reference (%s); write it as the engine does, such as \"lucid/xrdp:bookworm\".", short(s.Image), why)
 		}
 	}
 	if s.Driver == "docker" && s.Image == "" {
@@ -436,7 +449,7 @@ func (b *builder) mergeServer(raw *serverBlock, own, def *serverBody) (*Server, 
 	for k := range s.Env {
 		if !envNameRE.MatchString(k) {
 			b.errorAt(l.at("env"), "Invalid environment variable name",
-				"env key %q is not a valid name: use letters, digits and underscores, not starting with a digit.", k)
+				"env key %q is not a valid name: use letters, digits and underscores, not starting with a digit.", short(k))
 		}
 	}
 	b.mergeAccounts(s, raw, l)

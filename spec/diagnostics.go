@@ -183,18 +183,33 @@ type JSONResult struct {
 	ErrorCount   int              `json:"error_count"`
 	WarningCount int              `json:"warning_count"`
 	Diagnostics  []JSONDiagnostic `json:"diagnostics"`
+	// Omitted counts the diagnostics left out of a capped list.
+	Omitted int `json:"omitted,omitempty"`
 }
 
 // DiagnosticsJSON renders diags in the shape `validate -json` prints.
 func DiagnosticsJSON(diags hcl.Diagnostics) ([]byte, error) {
+	return DiagnosticsJSONFirst(diags, len(diags))
+}
+
+// DiagnosticsJSONFirst is DiagnosticsJSON listing only the first n
+// diagnostics (all are counted), for answers that must stay small.
+func DiagnosticsJSONFirst(diags hcl.Diagnostics, n int) ([]byte, error) {
 	res := JSONResult{Valid: !diags.HasErrors(), Diagnostics: []JSONDiagnostic{}}
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			res.WarningCount++
+		} else {
+			res.ErrorCount++
+		}
+	}
+	if len(diags) > n {
+		diags, res.Omitted = diags[:n], len(diags)-n
+	}
 	for _, d := range diags {
 		jd := JSONDiagnostic{Summary: d.Summary, Detail: d.Detail, Severity: "error"}
 		if d.Severity == hcl.DiagWarning {
 			jd.Severity = "warning"
-			res.WarningCount++
-		} else {
-			res.ErrorCount++
 		}
 		if d.Subject != nil {
 			jd.Range = &JSONRange{

@@ -141,6 +141,7 @@ func checkBounds(filename string, src []byte) hcl.Diagnostics {
 	}
 	depth, line, col := 0, 1, 0
 	inString, lineComment, blockComment := false, false, false
+	stray, strayLine, strayCol := 0, 0, 0
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		col++
@@ -175,10 +176,25 @@ func checkBounds(filename string, src []byte) hcl.Diagnostics {
 			}
 		case c == ')' || c == ']' || c == '}':
 			depth--
+		case c == '@' || c == '`' || c == '\'' || c == ';' || c == '^' || c == '~' || c == '\\' || (c < 0x20 && c != '\t' && c != '\r'):
+			// Never HCL outside strings and comments: each costs the parser a
+			// diagnostic, and a file of them is not a spec at all.
+			if stray++; stray == 1 {
+				strayLine, strayCol = line, col
+			}
 		}
+	}
+	if stray > MaxStrayCharacters {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Not an HCL file",
+			Detail: fmt.Sprintf("The file holds %d characters that HCL does not use outside strings and comments (such as @, ; or `), the first here; it is not a lucid-rdp spec.", stray),
+			Subject: at(strayLine, strayCol)}}
 	}
 	return nil
 }
+
+// MaxStrayCharacters is how many characters that HCL never uses outside
+// strings and comments a file may hold before it is refused unparsed.
+const MaxStrayCharacters = 1000
 
 // checkShape refuses a parsed file with more blocks of a kind, or a longer
 // list or map, than the limits allow, before decoding it: decoding and

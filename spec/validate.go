@@ -35,14 +35,14 @@ func (b *builder) checkName(kind, name string, at hcl.Range) bool {
 			return true
 		}
 		b.errorAt(&at, "Invalid "+kind+" name",
-			"%q is not a valid name: use 1 to 63 lowercase letters, digits, dashes and underscores, starting with a letter or digit.", name)
+			"%q is not a valid name: use 1 to 63 lowercase letters, digits, dashes and underscores, starting with a letter or digit.", short(name))
 		return false
 	}
 	if nameRE.MatchString(name) {
 		return true
 	}
 	b.errorAt(&at, "Invalid "+kind+" name",
-		"%q is not a valid name: use 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit (names become file and container names).", name)
+		"%q is not a valid name: use 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit (names become file and container names).", short(name))
 	return false
 }
 

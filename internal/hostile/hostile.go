@@ -70,7 +70,9 @@ func Generated() []Case {
 		// The rest stay just under the size limit, to reach the parser.
 		// 55k bad lines: the diagnostics must render in linear time, capped.
 		{Name: "bad-lines", Want: "Unsupported argument", Src: badLines(28000)},
-		{Name: "syntax-lines", Want: "Invalid character", Src: bytes.Repeat([]byte("@@@ !!! ###\n"), 40000)},
+		{Name: "syntax-lines", Want: "Not an HCL file", Src: bytes.Repeat([]byte("@@@ !!! ###\n"), 40000)},
+		// 900 stray characters: under the early refusal, each one a diagnostic.
+		{Name: "syntax-some", Want: "Invalid character", Src: bytes.Repeat([]byte("@@@ !!! ###\n"), 300)},
 		{Name: "many-servers", Want: "more than 1000 server blocks", Src: repeatBlocks(1001, "server \"s%d\" {\n  port = %d\n}\n", 20000)},
 		{Name: "many-ranges", Want: "more than 256 port_range blocks", Src: repeatBlocks(7500, "port_range \"r%d\" {\n  from = %d\n  to = 60000\n}\n", 2000)},
 		{Name: "many-alerts", Want: "more than 256 alert blocks", Src: repeatBlocks(7500, "alert \"a%d\" {\n  metric = \"host.cpu_percent\"\n  above = %d\n}\n", 1)},

@@ -171,9 +171,15 @@ func (a *Agent) reload(force bool) (bool, error) {
 	if err != nil {
 		text = err.Error()
 	} else {
-		parsed, diags := spec.Parse(a.cfg.SpecPath, src)
+		var parsed *spec.Spec
+		var diags hcl.Diagnostics
+		niced(func() {
+			parsed, diags = spec.Parse(a.cfg.SpecPath, src)
+			if diags.HasErrors() {
+				text = describeDiagnostics(a.cfg.SpecPath, src, diags)
+			}
+		})
 		if diags.HasErrors() {
-			text = describeDiagnostics(a.cfg.SpecPath, src, diags)
 			logged := 0
 			for _, d := range diags {
 				if d.Subject != nil && d.Severity == hcl.DiagError && logged < maxDiagnostics {
@@ -188,9 +194,7 @@ func (a *Agent) reload(force bool) (bool, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err == nil {
-		a.lastBytes = src
-	}
+	a.lastBytes = src // nil when unreadable: the next good read is news, even of the same bytes
 	if s == nil {
 		a.specErr = text
 		a.m.reloadOK.Set(0)

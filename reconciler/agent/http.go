@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
@@ -86,8 +88,12 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	r = r.WithContext(ctx)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpecBody+1))
-	if err != nil || len(body) > maxSpecBody {
-		http.Error(w, "spec body missing or over 1 MiB", http.StatusBadRequest)
+	if err != nil {
+		http.Error(w, "reading the spec: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(body) > maxSpecBody {
+		http.Error(w, fmt.Sprintf("the spec is over %d bytes, the limit", maxSpecBody), http.StatusRequestEntityTooLarge)
 		return
 	}
 	cur := a.current()
@@ -97,9 +103,16 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 			named[srv.UsersFile] = true
 		}
 	}
-	s, diags := spec.ParseRequest(filepath.Join(cur.Dir, "request.hcl"), body, func(path string) bool { return named[path] })
+	var s *spec.Spec
+	var diags hcl.Diagnostics
+	var out []byte
+	niced(func() {
+		s, diags = spec.ParseRequest(filepath.Join(cur.Dir, "request.hcl"), body, func(path string) bool { return named[path] })
+		if diags.HasErrors() {
+			out, _ = spec.DiagnosticsJSONFirst(diags, spec.MaxShownDiagnostics)
+		}
+	})
 	if diags.HasErrors() {
-		out, _ := spec.DiagnosticsJSON(diags)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write(out)
