@@ -186,7 +186,7 @@ func checkBounds(filename string, src []byte) hcl.Diagnostics {
 	}
 	if stray > MaxStrayCharacters {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Not an HCL file",
-			Detail: fmt.Sprintf("The file holds %d characters that HCL does not use outside strings and comments (such as @, ; or `), the first here; it is not a lucid-rdp spec.", stray),
+			Detail:  fmt.Sprintf("The file holds %d characters that HCL does not use outside strings and comments (such as @, ; or `), the first here; it is not a lucid-rdp spec.", stray),
 			Subject: at(strayLine, strayCol)}}
 	}
 	return nil
