@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,9 @@ type Change struct {
 	// End lists the live sessions the change ends: those of a server whose
 	// drain_timeout has passed. No other change ends a session.
 	End []drivers.Session `json:"end_sessions,omitempty"`
+	// Live lists the live sessions of the server that the change leaves
+	// running (a listener restart, a drain, an update).
+	Live []drivers.Session `json:"session_list,omitempty"`
 	// Diffs are the fields that change, for people to read.
 	Diffs []Diff `json:"-"`
 }
@@ -138,7 +142,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		case in == nil:
 			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Create, After: &want, Diffs: createDiffs(want)})
 		case in.Driver != srv.Driver:
-			if p.holdReplace(obs, in, sessions, fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver)) {
+			if p.holdReplace(obs, ix, in, sessions, fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver)) {
 				break
 			}
 			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions,
@@ -158,7 +162,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 				cfg = nil
 			}
 			if len(cfg) > 0 {
-				if p.holdReplace(obs, in, sessions, reasonOf(cfg)) {
+				if p.holdReplace(obs, ix, in, sessions, reasonOf(cfg)) {
 					break
 				}
 				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions,
@@ -224,8 +228,28 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 			p.add(Change{Server: in.Name, Driver: in.Driver, Action: Delete, Before: in, Reason: reason})
 		}
 	}
+	// Name the sessions each change touches.
+	for i := range p.Changes {
+		if c := &p.Changes[i]; c.End == nil {
+			c.Live = ix.sessions[c.Server]
+		}
+	}
 	sort.SliceStable(p.Changes, func(i, j int) bool { return lessName(p.Changes[i].Server, p.Changes[j].Server) })
 	return p
+}
+
+// whose names the users of sessions, as " (alice, bob)", or "" when none is known.
+func whose(sessions []drivers.Session) string {
+	var users []string
+	for _, s := range sessions {
+		if s.User != "" && !slices.Contains(users, s.User) {
+			users = append(users, s.User)
+		}
+	}
+	if len(users) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(users, ", ") + ")"
 }
 
 // wake makes t the plan's WakeAt when it is the earliest yet.
@@ -238,15 +262,15 @@ func (p *Plan) wake(t time.Time) {
 // holdReplace reports whether the replace of in (for reason) waits, because
 // in's driver cannot replace a server without ending its live sessions, and
 // says so in a note. The server keeps its port meanwhile.
-func (p *Plan) holdReplace(obs *Observed, in *drivers.Instance, sessions int, reason string) bool {
+func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessions int, reason string) bool {
 	if sessions == 0 || obs.KeepsSessions[in.Driver] {
 		return false
 	}
 	p.Ports[in.Name] = in.Config.Port
 	p.Waiting++
 	p.Notes = append(p.Notes, Note{Server: in.Name, Note: fmt.Sprintf(
-		"must be replaced (%s), which would end its %s on the %s driver; the replace waits until they end (lucid-rdp sessions shows them)",
-		reason, describeSessions(sessions), in.Driver)})
+		"must be replaced (%s), which would end its %s%s on the %s driver; the replace waits until they end (lucid-rdp sessions shows them)",
+		reason, describeSessions(sessions), whose(ix.sessions[in.Name]), in.Driver)})
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 )
@@ -103,6 +104,9 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 		for _, s := range c.End {
 			fmt.Fprintf(w, "      %s\n", paint(red, "# ends "+DescribeSession(s)))
 		}
+		for _, s := range c.Live {
+			fmt.Fprintf(w, "      # %s goes on%s\n", DescribeSession(s), fate(c))
+		}
 		fmt.Fprintln(w, "    }")
 		fmt.Fprintln(w)
 	}
@@ -146,4 +150,17 @@ func DescribeSession(s drivers.Session) string {
 		out += " (" + s.State + ")"
 	}
 	return out
+}
+
+// fate says what becomes of a live session that change c leaves running.
+func fate(c Change) string {
+	switch c.Action {
+	case Replace:
+		return ": only the listener restarts"
+	case Drain:
+		return fmt.Sprintf(" until it ends or drain_timeout (%s) passes", time.Duration(c.Before.Settings.DrainTimeout))
+	case Create:
+		return ": only the listener starts again"
+	}
+	return ""
 }
