@@ -632,3 +632,60 @@ func TestDockerUsersFileEdit(t *testing.T) {
 		t.Errorf("plan after the replace: exit %d\n%s", code, out)
 	}
 }
+
+// TestDockerSessionsMaxUpdate: sessions.max reaches a running container's
+// sesman without a restart: with max = 1 a second account is refused by the
+// container's sesman; after an edit to max = 2 (an update in place: the same
+// container, alice's session untouched) the second account logs in.
+func TestDockerSessionsMaxUpdate(t *testing.T) {
+	ctx := context.Background()
+	const server = "limit"
+	h, cli := dockerHost(t)
+	need(t, "Xvfb", "xfreerdp")
+	needXrdpImage(t, cli)
+	name := docker.ContainerName(server)
+	t.Cleanup(func() { logOut(t, cli, name, -1) })
+	users := "alice:" + cryptHash(t, "alice-pw") + "\nbob:" + cryptHash(t, "bob-pw") + "\n"
+	if err := os.WriteFile(filepath.Join(h.dir, "limit.users"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	specFor := func(max int) string {
+		return fmt.Sprintf("server %q {\n  driver     = \"docker\"\n  image      = %q\n  port       = PORT+1\n  users_file = \"limit.users\"\n  sessions {\n    max = %d\n  }\n}\n", server, xrdpImage, max)
+	}
+	h.write(specFor(1))
+	h.mustApply()
+	port := h.base + 1
+	up(t, port)
+	before, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := uidIn(t, name, "alice"), uidIn(t, name, "bob")
+
+	desktopScreen(t).login(t, port, "alice", "alice-pw")
+	waitFor(t, 60*time.Second, "alice's X server", func() bool { return countProcs(containerProcs(t, cli, name), "Xorg", alice) == 1 })
+	sesmanLog := func() string { return dockerExec(t, name, "", "", "cat", "/var/log/xrdp-sesman.log") }
+	desktopScreen(t).login(t, port, "bob", "bob-pw")
+	waitFor(t, 30*time.Second, "the container's sesman to refuse bob", func() bool {
+		return strings.Contains(sesmanLog(), "max concurrent session limit exceeded")
+	})
+	if countProcs(containerProcs(t, cli, name), "Xorg", bob) != 0 {
+		t.Fatal("bob got a session beyond max = 1")
+	}
+
+	h.write(specFor(2))
+	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "will be updated in place") || !strings.Contains(out, "sessions.max = 1 -> 2") {
+		t.Fatalf("plan of max 1 -> 2: exit %d\n%s", code, out)
+	}
+	h.mustApply()
+	if after, _ := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); after.Container.ID != before.Container.ID {
+		t.Fatal("the container was replaced for a change of sessions.max")
+	}
+	desktopScreen(t).login(t, port, "bob", "bob-pw")
+	waitFor(t, 60*time.Second, "bob's X server, now that max = 2", func() bool {
+		return countProcs(containerProcs(t, cli, name), "Xorg", bob) == 1
+	})
+	if countProcs(containerProcs(t, cli, name), "Xorg", alice) != 1 {
+		t.Fatal("alice's session did not survive the update")
+	}
+}

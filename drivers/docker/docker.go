@@ -26,10 +26,12 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"golang.org/x/sys/unix"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
@@ -334,15 +336,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	if err := os.WriteFile(filepath.Join(dir, "xrdp.ini"), ini, 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
 	}
-	ses := xrdpconf.Sesman{ // inside the container: Debian's port and displays
-		ListenPort:          3350,
-		DisplayOffset:       10,
-		MaxSessions:         want.Settings.MaxSessions,
-		IdleTimeout:         time.Duration(want.Settings.IdleTimeout),
-		DisconnectedTimeout: time.Duration(c.DisconnectedTimeout),
-		LogFile:             "/var/log/xrdp-sesman.log",
-	}.INI(want.Name)
-	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), ses, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), sesmanINI(want), 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
 	}
 	if err := d.writeSettings(want.Name, want.Settings); err != nil {
@@ -496,9 +490,60 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 	return nil
 }
 
-// Update implements drivers.Driver: settings live beside the rendered configs.
+// sesmanINI renders the sesman.ini of a container: Debian's port and
+// displays inside it, the server's limits.
+func sesmanINI(want drivers.Desired) []byte {
+	return xrdpconf.Sesman{
+		ListenPort:          3350,
+		DisplayOffset:       10,
+		MaxSessions:         want.Settings.MaxSessions,
+		IdleTimeout:         time.Duration(want.Settings.IdleTimeout),
+		DisconnectedTimeout: time.Duration(want.Config.DisconnectedTimeout),
+		LogFile:             "/var/log/xrdp-sesman.log",
+	}.INI(want.Name)
+}
+
+// Update implements drivers.Driver: the container's sesman.ini takes the new
+// limits and its sesman reloads it, as on the process driver; nothing
+// restarts. The file is bind-mounted into the container, so it is rewritten
+// in place (a rename would leave the container the old one), and the sesman,
+// found in the host's process table under the container's first process, is
+// sent SIGHUP with its identity checked.
 func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
-	return d.writeSettings(want.Name, want.Settings)
+	dir := filepath.Join(d.Dir, want.Name)
+	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), sesmanINI(want), 0o644); err != nil {
+		return fmt.Errorf("docker: update %s: %w", want.Name, err)
+	}
+	if err := d.writeSettings(want.Name, want.Settings); err != nil {
+		return fmt.Errorf("docker: update %s: %w", want.Name, err)
+	}
+	ids, err := d.owned(ctx, want.Name)
+	if err != nil || len(ids) == 0 {
+		return err // not running: the next start reads the new file
+	}
+	snap, err := procfs.Snapshot()
+	if err != nil {
+		return fmt.Errorf("docker: update %s: %w", want.Name, err)
+	}
+	first := d.firstPID(ctx, ids[0], snap)
+	if first <= 0 {
+		return nil // not running
+	}
+	for _, p := range snap.Tree(first) {
+		parent, _ := snap.Get(p.PPID)
+		if p.Comm != "xrdp-sesman" || parent.Comm == "xrdp-sesman" {
+			continue // per-session sesmans keep the limits they started with
+		}
+		exe, err := procfs.Exe(p.PID)
+		if err != nil {
+			continue
+		}
+		if _, err := procfs.Signal(procfs.Identity{PID: p.PID, StartTime: p.StartTime, Exe: exe}, unix.SIGHUP); err != nil {
+			return fmt.Errorf("docker: update %s: reload sesman: %w", want.Name, err)
+		}
+		d.Log.Debug("sesman reloaded", "server", want.Name, "pid", p.PID)
+	}
+	return nil
 }
 
 // Notify implements drivers.Notifier from the engine's event stream: a

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
@@ -462,10 +463,11 @@ func (d *Driver) writeSesmanINI(rec *record) error {
 // reloadSesman asks the server's sesman to read its config again (SIGHUP):
 // limits change for the next login, and live sessions go on.
 func (d *Driver) reloadSesman(rec *record) {
-	if rec.Sesman != nil && rec.Sesman.Matches() {
-		if err := syscall.Kill(rec.Sesman.PID, syscall.SIGHUP); err == nil {
-			d.Log.Debug("sesman reloaded", "server", rec.Name, "pid", rec.Sesman.PID)
-		}
+	if rec.Sesman == nil {
+		return
+	}
+	if sent, _ := procfs.Signal(*rec.Sesman, unix.SIGHUP); sent {
+		d.Log.Debug("sesman reloaded", "server", rec.Name, "pid", rec.Sesman.PID)
 	}
 }
 

@@ -44,6 +44,33 @@ func Terminate(ctx context.Context, id Identity, grace time.Duration) error {
 	return fmt.Errorf("procfs: pid %d survived SIGKILL", id.PID)
 }
 
+// Signal sends sig to the process id names, through a pidfd opened before the
+// identity is checked (see Terminate). It reports whether it was sent: false,
+// with no error, when the process is gone or is another.
+func Signal(id Identity, sig unix.Signal) (bool, error) {
+	if id.PID <= 0 {
+		return false, nil
+	}
+	fd, err := unix.PidfdOpen(id.PID, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("procfs: pidfd_open %d: %w", id.PID, err)
+	}
+	defer unix.Close(fd)
+	if !id.Matches() {
+		return false, nil
+	}
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return false, nil
+		}
+		return false, fmt.Errorf("procfs: signal %d: %w", id.PID, err)
+	}
+	return true, nil
+}
+
 // exited waits up to limit for the process behind pidfd fd to exit (a pidfd
 // polls readable once it has, reaped or not).
 func exited(ctx context.Context, fd int, limit time.Duration) bool {
