@@ -113,6 +113,8 @@ type Settings struct {
 	IdleTimeout    Duration `json:"idle_timeout,omitempty"`
 	DrainTimeout   Duration `json:"drain_timeout,omitempty"`
 	PreventDestroy bool     `json:"prevent_destroy,omitempty"`
+	// Drain: the server takes no new sessions; its live ones go on.
+	Drain bool `json:"drain,omitempty"`
 }
 
 // HashVersion prefixes every config hash. It changes only when Config gains or
@@ -153,6 +155,7 @@ func DesiredFor(s *spec.Server, port int) Desired {
 			IdleTimeout:    Duration(s.Sessions.IdleTimeout),
 			DrainTimeout:   Duration(s.DrainTimeout),
 			PreventDestroy: s.PreventDestroy,
+			Drain:          s.Drain,
 		},
 	}
 }

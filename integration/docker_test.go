@@ -505,18 +505,26 @@ func TestDockerDesktopLogin(t *testing.T) {
 	dockerExec(t, name, user, "kept across replaces\n", "tee", "/home/"+user+"/notes.txt")
 
 	// An image change while alice is logged in: replacing the container would
-	// end her session, so the replace waits and the plan says so.
+	// end her session, so the server drains first (no new sessions) and the
+	// replace waits; the plan says so.
 	if _, err := cli.ImageTag(ctx, client.ImageTagOptions{Source: xrdpImage, Target: xrdpImage + "-b"}); err != nil {
 		t.Fatal(err)
 	}
 	defer cli.ImageRemove(ctx, xrdpImage+"-b", client.ImageRemoveOptions{})
 	h.write(specFor(xrdpImage + "-b"))
-	if code, out := h.planCode(); code != 0 || !strings.Contains(out, "the replace waits until they end") {
+	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "will be drained, then replaced (1 live session)") || !strings.Contains(out, "alice's session") {
 		t.Fatalf("plan of an image change with a live session: exit %d\n%s", code, out)
 	}
 	h.mustApply()
 	if now, _ := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); now.Container.ID != in.Container.ID {
 		t.Fatal("the container was replaced under a live session")
+	}
+	waitFor(t, 10*time.Second, "the drained server to stop answering", func() bool { return !probeOK(port) })
+	if code, out := h.planCode(); code != 0 || !strings.Contains(out, "drained for a replace") {
+		t.Fatalf("plan while drained for the replace: exit %d\n%s", code, out)
+	}
+	if countProcs(containerProcs(t, cli, name), "Xorg", uid) != 1 {
+		t.Fatal("alice's session did not survive the drain")
 	}
 	logOut(t, cli, name, uid) // the session ends: now the replace may go ahead
 	// A new account comes first in the file now: it must not take the uid of
@@ -687,5 +695,88 @@ func TestDockerSessionsMaxUpdate(t *testing.T) {
 	})
 	if countProcs(containerProcs(t, cli, name), "Xorg", alice) != 1 {
 		t.Fatal("alice's session did not survive the update")
+	}
+}
+
+// TestDockerDrain: drain = true stops a docker server taking new sessions
+// while a live one goes on in the same container; drain = false takes them
+// again; removing the server drains it until drain_timeout, which ends the
+// session, counted in apply's output, and removes the container.
+func TestDockerDrain(t *testing.T) {
+	ctx := context.Background()
+	const server = "drainer"
+	h, cli := dockerHost(t)
+	need(t, "Xvfb", "xfreerdp")
+	needXrdpImage(t, cli)
+	name := docker.ContainerName(server)
+	t.Cleanup(func() { logOut(t, cli, name, -1) })
+	users := "alice:" + cryptHash(t, "alice-pw") + "\nbob:" + cryptHash(t, "bob-pw") + "\n"
+	if err := os.WriteFile(filepath.Join(h.dir, "drainer.users"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	specFor := func(drain bool) string {
+		return fmt.Sprintf("server %q {\n  driver        = \"docker\"\n  image         = %q\n  port          = PORT+1\n  users_file    = \"drainer.users\"\n  drain_timeout = \"8s\"\n  drain         = %v\n}\n", server, xrdpImage, drain)
+	}
+	h.write(specFor(false))
+	h.mustApply()
+	port := h.base + 1
+	up(t, port)
+	before, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := uidIn(t, name, "alice"), uidIn(t, name, "bob")
+	desktopScreen(t).login(t, port, "alice", "alice-pw")
+	waitFor(t, 60*time.Second, "alice's X server", func() bool { return countProcs(containerProcs(t, cli, name), "Xorg", alice) == 1 })
+
+	// drain = true: an update in place; no new sessions, alice's goes on.
+	h.write(specFor(true))
+	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "drain = false -> true") || !strings.Contains(out, "alice's session") {
+		t.Fatalf("plan of drain = true: exit %d\n%s", code, out)
+	}
+	h.mustApply()
+	waitFor(t, 10*time.Second, "the drained server to stop answering", func() bool { return !probeOK(port) })
+	desktopScreen(t).login(t, port, "bob", "bob-pw")
+	time.Sleep(5 * time.Second)
+	ps := containerProcs(t, cli, name)
+	if countProcs(ps, "Xorg", bob) != 0 {
+		t.Fatal("bob got a session on a drained server")
+	}
+	if countProcs(ps, "Xorg", alice) != 1 || countProcs(ps, "xrdp", 0) < 1 {
+		t.Fatalf("alice's session or its connection did not survive the drain: %+v", ps)
+	}
+	if after, _ := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); after.Container.ID != before.Container.ID || !after.Container.State.Running {
+		t.Fatal("the container was replaced or stopped by a drain")
+	}
+	if code, out := h.planCode(); code != 0 {
+		t.Fatalf("plan while drained: exit %d\n%s", code, out)
+	}
+
+	// drain = false: it takes new sessions again.
+	h.write(specFor(false))
+	h.mustApply()
+	waitFor(t, 10*time.Second, "the undrained server to answer", func() bool { return probeOK(port) })
+	desktopScreen(t).login(t, port, "bob", "bob-pw")
+	waitFor(t, 60*time.Second, "bob's X server", func() bool { return countProcs(containerProcs(t, cli, name), "Xorg", bob) == 1 })
+	logOut(t, cli, name, bob)
+
+	// Removed from the spec: drained, and alice's session goes on until
+	// drain_timeout, which ends it; then the container goes.
+	h.write("")
+	removed := time.Now()
+	if out := h.mustApply(); !strings.Contains(out, "draining; its 1 live sessions go on") {
+		t.Fatalf("apply of the removal:\n%s", out)
+	}
+	waitFor(t, 10*time.Second, "the removed server to stop answering", func() bool { return !probeOK(port) })
+	if countProcs(containerProcs(t, cli, name), "Xorg", alice) != 1 {
+		t.Fatal("alice's session did not survive the removal's drain")
+	}
+	time.Sleep(time.Until(removed.Add(9 * time.Second)))
+	out := h.mustApply()
+	if !strings.Contains(out, "ended alice's session") || !strings.Contains(out, "1 destroyed") {
+		t.Fatalf("apply after drain_timeout:\n%s", out)
+	}
+	if ids := containersNamed(t, cli, name); len(ids) != 0 {
+		t.Fatalf("the container is still there: %v", ids)
 	}
 }

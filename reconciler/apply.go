@@ -100,6 +100,11 @@ func Apply(ctx context.Context, p *Plan, ds map[string]drivers.Driver, paralleli
 			}
 			return nil // left running: its sessions go on until they end or drain_timeout passes
 		case Replace:
+			ended, err := endSessions(ctx, c.End) // a drain before it timed out
+			res.Outcomes[i].Ended = ended
+			if err != nil {
+				return err
+			}
 			// A driver change forgets the old driver's record; otherwise the
 			// record is rewritten by the start that follows.
 			return d.Stop(ctx, c.Server, stopGrace, c.Before.Driver != c.Driver)
@@ -176,6 +181,8 @@ func nextState(p *Plan, res *Result, now time.Time) State {
 		case c.Action == Delete && o.Err == nil:
 			delete(st.Draining, c.Server)
 			delete(st.Ports, c.Server)
+		case (c.Action == Replace || c.Action == Update || c.Action == Create) && o.Err == nil:
+			delete(st.Draining, c.Server) // a drain for a replace is over
 		case c.Action == Delete || c.Action == Drain:
 			if c.Before != nil {
 				st.Ports[c.Server] = c.Before.Config.Port

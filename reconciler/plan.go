@@ -52,6 +52,10 @@ type Change struct {
 	// Live lists the live sessions of the server that the change leaves
 	// running (a listener restart, a drain, an update).
 	Live []drivers.Session `json:"session_list,omitempty"`
+	// Then is set on a drain that a replace follows: the server must be
+	// replaced, its driver cannot do that without ending its sessions, so it
+	// takes no new ones until they end or its drain_timeout passes.
+	Then Action `json:"then,omitempty"`
 	// Diffs are the fields that change, for people to read.
 	Diffs []Diff `json:"-"`
 }
@@ -142,12 +146,14 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		case in == nil:
 			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Create, After: &want, Diffs: createDiffs(want)})
 		case in.Driver != srv.Driver:
-			if p.holdReplace(obs, ix, in, sessions, fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver)) {
+			reason := fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver)
+			diffs := []Diff{{Field: "driver", Before: in.Driver, After: srv.Driver, ForcesReplacement: true}}
+			hold, end := p.holdReplace(obs, ix, in, sessions, reason, diffs, now)
+			if hold {
 				break
 			}
-			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions,
-				Reason: fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver),
-				Diffs:  []Diff{{Field: "driver", Before: in.Driver, After: srv.Driver, ForcesReplacement: true}}})
+			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions, End: end,
+				Reason: reason + endReason(end, in), Diffs: diffs})
 		case in.State != drivers.StateRunning:
 			reason := "not running"
 			if in.Detail != "" {
@@ -161,12 +167,19 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 			if in.Hash == want.Config.Hash() {
 				cfg = nil
 			}
+			_, drained := obs.State.Draining[srv.Name]
 			if len(cfg) > 0 {
-				if p.holdReplace(obs, ix, in, sessions, reasonOf(cfg)) {
+				hold, end := p.holdReplace(obs, ix, in, sessions, reasonOf(cfg), cfg, now)
+				if hold {
 					break
 				}
-				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions,
-					Reason: reasonOf(cfg), Diffs: append(cfg, settingsDiffs(in.Settings, want.Settings)...)})
+				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions, End: end,
+					Reason: reasonOf(cfg) + endReason(end, in), Diffs: append(cfg, settingsDiffs(in.Settings, want.Settings)...)})
+			} else if drained && !want.Settings.Drain {
+				// Drained for a replace that an edit since has called off.
+				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Update, Before: in, After: &want, Sessions: sessions,
+					Reason: "the replace it was drained for is no longer called for: it takes new sessions again",
+					Diffs:  append([]Diff{{Field: "drain", Before: "true", After: "false"}}, settingsDiffs(in.Settings, want.Settings)...)})
 			} else if set := settingsDiffs(in.Settings, want.Settings); len(set) > 0 {
 				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Update, Before: in, After: &want, Sessions: sessions,
 					Reason: reasonOf(set), Diffs: set})
@@ -264,18 +277,46 @@ func (p *Plan) wake(t time.Time) {
 }
 
 // holdReplace reports whether the replace of in (for reason) waits, because
-// in's driver cannot replace a server without ending its live sessions, and
-// says so in a note. The server keeps its port meanwhile.
-func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessions int, reason string) bool {
+// in's driver cannot replace a server without ending its live sessions. Such
+// a server drains first (no new sessions): the first plan drains it, later
+// ones say in a note how long it has left. Once its drain_timeout has passed,
+// the replace goes ahead and ends the sessions it returns. The server keeps
+// its port meanwhile.
+func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessions int, reason string, diffs []Diff, now time.Time) (bool, []drivers.Session) {
 	if sessions == 0 || obs.KeepsSessions[in.Driver] {
-		return false
+		return false, nil
 	}
+	timeout := time.Duration(in.Settings.DrainTimeout)
 	p.Ports[in.Name] = in.Config.Port
-	p.Waiting++
-	p.Notes = append(p.Notes, Note{Server: in.Name, Note: fmt.Sprintf(
-		"must be replaced (%s), which would end its %s%s on the %s driver; the replace waits until they end (lucid-rdp sessions shows them)",
-		reason, describeSessions(sessions), whose(ix.sessions[in.Name]), in.Driver)})
-	return true
+	since, draining := obs.State.Draining[in.Name]
+	if !draining {
+		p.wake(now.Add(timeout))
+		p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Then: Replace, Before: in, Sessions: sessions, Diffs: diffs,
+			Reason: fmt.Sprintf("must be replaced (%s), which would end its %s%s on the %s driver: it drains first, "+
+				"and the replace follows when they end or drain_timeout (%s) passes", reason, describeSessions(sessions), whose(ix.sessions[in.Name]), in.Driver, timeout)})
+		return true, nil
+	}
+	if p.Draining == nil {
+		p.Draining = map[string]time.Time{}
+	}
+	p.Draining[in.Name] = since
+	if left := since.Add(timeout).Sub(now); left > 0 {
+		p.Waiting++
+		p.wake(since.Add(timeout))
+		p.Notes = append(p.Notes, Note{Server: in.Name, Note: fmt.Sprintf(
+			"drained for a replace (%s): the replace waits for its %s%s to end, or for drain_timeout, which ends in %s (lucid-rdp sessions shows them)",
+			reason, describeSessions(sessions), whose(ix.sessions[in.Name]), left.Round(time.Second))})
+		return true, nil
+	}
+	return false, ix.sessions[in.Name]
+}
+
+// endReason says that a replace ends sessions, when it does.
+func endReason(end []drivers.Session, in *drivers.Instance) string {
+	if len(end) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; drain_timeout (%s) has passed, so its live sessions are ended", time.Duration(in.Settings.DrainTimeout))
 }
 
 // keepPort carries a server's known port through a pass that could not plan it,
@@ -297,7 +338,13 @@ func (p *Plan) add(c Change) {
 		p.Summary.Replace++
 	case Update:
 		p.Summary.Update++
-	case Delete, Drain:
+	case Drain:
+		if c.Then == Replace {
+			p.Summary.Replace++
+		} else {
+			p.Summary.Delete++
+		}
+	case Delete:
 		p.Summary.Delete++
 	}
 }
@@ -380,6 +427,7 @@ func settingsDiffs(a, b drivers.Settings) []Diff {
 	add("sessions.idle_timeout", a.IdleTimeout, b.IdleTimeout)
 	add("drain_timeout", a.DrainTimeout, b.DrainTimeout)
 	add("prevent_destroy", a.PreventDestroy, b.PreventDestroy)
+	add("drain", a.Drain, b.Drain)
 	return out
 }
 

@@ -67,6 +67,9 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 			head, sym, col = "will be destroyed", "  -", red
 		case Drain:
 			head, sym, col = "will be drained and destroyed", "  -", red
+			if c.Then == Replace {
+				head, sym, col = "will be drained, then replaced", "-/+", yellow
+			}
 		}
 		comment := fmt.Sprintf("  # %s %s", c.Server, head)
 		if c.Sessions > 0 {
@@ -94,7 +97,7 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 				fmt.Fprintln(w, line)
 			}
 		}
-		if (c.Action == Delete || c.Action == Drain) && c.Before != nil {
+		if (c.Action == Delete || (c.Action == Drain && c.Then == "")) && c.Before != nil {
 			fmt.Fprintf(w, "      %s driver = %q\n", paint(red, "-"), c.Before.Driver)
 			fmt.Fprintf(w, "      %s port   = %d\n", paint(red, "-"), c.Before.Config.Port)
 			if c.Before.Driver == "docker" {
@@ -158,7 +161,11 @@ func fate(c Change) string {
 	case Replace:
 		return ": only the listener restarts"
 	case Drain:
-		return fmt.Sprintf(" until it ends or drain_timeout (%s) passes", time.Duration(c.Before.Settings.DrainTimeout))
+		then := ""
+		if c.Then == Replace {
+			then = "; no new session starts meanwhile"
+		}
+		return fmt.Sprintf(" until it ends or drain_timeout (%s) passes%s", time.Duration(c.Before.Settings.DrainTimeout), then)
 	case Create:
 		return ": only the listener starts again"
 	}

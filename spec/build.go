@@ -493,6 +493,9 @@ func (b *builder) mergeServer(raw *serverBlock, own, def *serverBody) (*Server, 
 	}
 
 	s.DrainTimeout = b.duration(pick(own.DrainTimeout, def.DrainTimeout), DefaultDrainTimeout, layerBody(l, "drain_timeout"), "drain_timeout", raw.DefRange)
+	if v := pick(own.Drain, def.Drain); v != nil {
+		s.Drain = *v
+	}
 	if v := pick(own.PreventDestroy, def.PreventDestroy); v != nil {
 		s.PreventDestroy = *v
 	}

@@ -61,6 +61,7 @@ type serverBody struct {
 	Address        *string           `hcl:"address,optional"`
 	DrainTimeout   *string           `hcl:"drain_timeout,optional"`
 	PreventDestroy *bool             `hcl:"prevent_destroy,optional"`
+	Drain          *bool             `hcl:"drain,optional"`
 	UsersFile      *string           `hcl:"users_file,optional"`
 	Home           *string           `hcl:"home,optional"`
 

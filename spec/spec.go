@@ -134,6 +134,8 @@ type Server struct {
 	DrainTimeout time.Duration
 	// PreventDestroy refuses the removal of this server outright.
 	PreventDestroy bool
+	// Drain stops the server taking new sessions while its live ones go on.
+	Drain bool
 
 	// DefRange is where the server block was declared.
 	DefRange hcl.Range

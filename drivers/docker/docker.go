@@ -398,6 +398,11 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	}
 	d.Log.Debug("started", "server", want.Name, "container", shortID(created.ID), "port", c.Port,
 		"create", t1.Sub(t0), "start", t2.Sub(t1), "answer", time.Since(t2))
+	if want.Settings.Drain {
+		if err := d.Drain(ctx, want.Name); err != nil {
+			return drivers.Instance{}, err
+		}
+	}
 	return drivers.Instance{
 		Name: want.Name, Driver: Name, ID: shortID(created.ID), State: drivers.StateRunning,
 		Config: c, Hash: hash, Settings: want.Settings, StartedAt: time.Now().UTC(),
@@ -490,6 +495,46 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 	return nil
 }
 
+// LabelDrain on an image says how its containers drain: "signals" means
+// SIGUSR1 to the container's first process stops its listener and keeps its
+// sessions (and the container) going, and SIGUSR2 starts a listener again
+// (images/xrdp/entrypoint.sh). A container of an image without it cannot be
+// drained: it is left running, taking new sessions, until its sessions end.
+const LabelDrain = "io.lucid-rdp.drain"
+
+// signalListener sends sig to the first process of each running container of
+// server name whose image can drain, and reports whether any could.
+func (d *Driver) signalListener(ctx context.Context, name, sig string) (bool, error) {
+	ids, err := d.owned(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	drained := false
+	for _, id := range ids {
+		in, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil || in.Container.State == nil || !in.Container.State.Running || in.Container.Config == nil {
+			continue
+		}
+		if in.Container.Config.Labels[LabelDrain] != "signals" {
+			d.Log.Warn("the server's image cannot drain (no "+LabelDrain+"=signals label): it takes new sessions until its live ones end",
+				"server", name, "image", in.Container.Config.Image)
+			continue
+		}
+		if _, err := d.cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: sig}); err != nil {
+			return drained, fmt.Errorf("docker: %s: %s: %w", name, sig, err)
+		}
+		drained = true
+	}
+	return drained, nil
+}
+
+// Drain implements drivers.Drainer: the container's listener stops, its
+// sessions and the container go on.
+func (d *Driver) Drain(ctx context.Context, name string) error {
+	_, err := d.signalListener(ctx, name, "SIGUSR1")
+	return err
+}
+
 // sesmanINI renders the sesman.ini of a container: Debian's port and
 // displays inside it, the server's limits.
 func sesmanINI(want drivers.Desired) []byte {
@@ -511,6 +556,12 @@ func sesmanINI(want drivers.Desired) []byte {
 // sent SIGHUP with its identity checked.
 func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	dir := filepath.Join(d.Dir, want.Name)
+	// Drained or not, as the spec says: both signals are idempotent, and an
+	// update also ends a drain for a replace that an edit called off.
+	sig := map[bool]string{true: "SIGUSR1", false: "SIGUSR2"}[want.Settings.Drain]
+	if _, err := d.signalListener(ctx, want.Name, sig); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), sesmanINI(want), 0o644); err != nil {
 		return fmt.Errorf("docker: update %s: %w", want.Name, err)
 	}

@@ -54,7 +54,10 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 			switch {
 			case p.Comm == "xrdp-sesman" && parent.Comm == "xrdp-sesman":
 				sp.Leaders = append(sp.Leaders, p)
-			case p.Comm == "xrdp" && parent.Comm == "xrdp" && p.PID != first:
+			case p.Comm == "xrdp":
+				// The listener is among them, and harmless: it is tied to no X
+				// server. Once it is drained, its connections are the first
+				// process's children (images/xrdp/entrypoint.sh).
 				sp.Conns = append(sp.Conns, p)
 			}
 		}

@@ -164,6 +164,9 @@ func (r *record) instance() drivers.Instance {
 		State:     drivers.StateExited,
 	}
 	switch {
+	case r.Settings.Drain && !r.Matches() && r.Sesman != nil && r.Sesman.Matches():
+		in.State = drivers.StateRunning
+		in.Detail = "drained: no listener, so no new sessions; live ones go on"
 	case r.PID == 0:
 		in.Detail = "not started"
 	case !r.Matches():
@@ -355,6 +358,11 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		d.watchRecord(w, rec)
 	}
 	d.Log.Debug("started", "server", want.Name, "pid", id.PID, "port", c.Port, "sesman_port", rec.SesmanPort, "display_offset", rec.DisplayOffset)
+	if want.Settings.Drain && rec.Sesman != nil { // created drained: the sesman alone, for sessions it already has
+		if err := d.Stop(ctx, want.Name, 5*time.Second, false); err != nil {
+			return drivers.Instance{}, err
+		}
+	}
 	return rec.instance(), nil
 }
 
@@ -584,14 +592,28 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 // Update implements drivers.Driver: the record takes the new settings, and the
 // server's sesman, whose sesman.ini carries sessions.max and idle_timeout,
 // reloads it. A larger max may need a new display block.
+//
+// drain = true stops the listener (its connections, the live sessions, go on)
+// and the record says so, so the server stays up without one; drain = false
+// starts a listener again beside the sesman that kept running.
 func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	r, err := d.readRecord(want.Name)
 	if err != nil {
 		return fmt.Errorf("process: update %s: %w", want.Name, err)
 	}
+	if !want.Settings.Drain && r.Settings.Drain {
+		if _, err := d.Start(ctx, want); err != nil { // keeps the sesman, rewrites the record
+			return fmt.Errorf("process: undrain %s: %w", want.Name, err)
+		}
+		return nil
+	}
+	drain := want.Settings.Drain && !r.Settings.Drain
 	r.Settings = want.Settings
 	if r.Sesman == nil || r.SharedSesman {
-		return d.writeRecord(r)
+		if err := d.writeRecord(r); err != nil || !drain {
+			return err
+		}
+		return d.Stop(ctx, want.Name, 5*time.Second, false)
 	}
 	if err := d.allocate(want.Name, r, r, true, nil); err != nil {
 		return err
@@ -604,6 +626,9 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	d.reloadSesman(r)
 	if err := d.writeRecord(r); err != nil {
 		return fmt.Errorf("process: update %s: %w", want.Name, err)
+	}
+	if drain { // recorded first: a drained server without a listener is not down
+		return d.Stop(ctx, want.Name, 5*time.Second, false)
 	}
 	return nil
 }

@@ -49,6 +49,7 @@ tar -C "$rootfs" -c . | docker import \
 	--change 'ENTRYPOINT ["/usr/local/bin/lucid-rdp-xrdp-entrypoint"]' \
 	--change 'EXPOSE 3389/tcp' \
 	--change 'LABEL io.lucid-rdp.desktop=xfce4' \
+	--change 'LABEL io.lucid-rdp.drain=signals' \
 	--change "LABEL io.lucid-rdp.image-source=sha256:${source_hash}" \
 	--message "lucid-rdp xrdp image (${suite}, debootstrap)" \
 	- "$image" >/dev/null

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Entrypoint of lucid-rdp's xrdp image: accounts, then sesman in the background
-# and xrdp in front.
+# and the xrdp listener as a child that can be drained (see the end).
 #
 # Accounts: lucid-rdp mounts a server's users_file read-only at
 # /etc/lucid-rdp/users: `name:HASH` lines (crypt(3) hashes, as `chpasswd -e`
@@ -122,4 +122,36 @@ rm -f /run/xrdp/xrdp.pid /run/xrdp/xrdp-sesman.pid /var/run/xrdp/xrdp.pid /var/r
 mkdir -p /run/xrdp/sockdir
 chmod 3777 /run/xrdp/sockdir
 xrdp-sesman
-exec xrdp --nodaemon
+
+# The listener runs as this shell's child, not in its place, so that it can
+# stop while its connections (the live sessions) and the container go on: that
+# is how lucid-rdp drains a server. SIGUSR1 drains (the listener stops and is
+# not started again), SIGUSR2 undrains (a listener starts again), SIGTERM and
+# SIGINT stop the listener and end the container. A listener that dies unasked
+# ends the container too, and lucid-rdp starts it again.
+set +e # wait returns non-zero when a signal interrupts it
+listener=
+draining=
+start_listener() {
+	rm -f /run/xrdp/xrdp.pid
+	xrdp --nodaemon &
+	listener=$!
+}
+alive() { [ -n "$listener" ] && kill -0 "$listener" 2>/dev/null; }
+stop_listener() { if [ -n "$listener" ]; then kill -TERM "$listener" 2>/dev/null; fi; }
+trap 'draining=1; stop_listener; say "draining: no new sessions"' USR1
+trap 'draining=; alive || start_listener; say "taking new sessions"' USR2
+trap 'stop_listener; exit 0' TERM INT
+start_listener
+while :; do
+	if alive; then
+		wait "$listener"
+		continue
+	fi
+	if [ -z "$draining" ]; then
+		say "xrdp exited"
+		exit 1
+	fi
+	sleep 1 &
+	wait $!
+done

@@ -558,6 +558,9 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 			if in.State == drivers.StateRunning {
 				ss.State = "up"
 			}
+			if _, drained := p.Draining[srv.Name]; (drained || in.Settings.Drain) && in.State == drivers.StateRunning {
+				ss.State = "draining"
+			}
 		}
 		if until, waiting := a.back.waiting(srv.Name); waiting && ss.State != "up" {
 			ss.State, ss.RetryAt = "backoff", until.UTC()
