@@ -249,3 +249,17 @@ server "desk" {
 		t.Fatalf("the corrupt record was not kept aside: %v", err)
 	}
 }
+
+// fullRecord reads server name's record, both identities.
+func (h *host) fullRecord(name string) fullRecord {
+	h.t.Helper()
+	var r fullRecord
+	b, err := os.ReadFile(filepath.Join(h.dir, "state", "servers", name, "record.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	if err != nil {
+		h.t.Fatalf("record of %s: %v", name, err)
+	}
+	return r
+}

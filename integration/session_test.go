@@ -162,3 +162,48 @@ func TestDrainTimeoutEndsSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessDrainAttribute: drain = true stops a process server's listener
+// (no new sessions) while its sesman and a live session go on, and the server
+// stays up, not restarted; drain = false starts a listener again beside the
+// same sesman.
+func TestProcessDrainAttribute(t *testing.T) {
+	h := newHost(t)
+	need(t, "Xvfb", "xfreerdp", "startxfce4")
+	fay := hostUser(t, "lucid-it-fay", "Fay-pw-6")
+	t.Cleanup(func() { endSessions(t, fay) })
+	spec := func(drain bool) string {
+		return fmt.Sprintf("server \"d\" {\n  port  = PORT+1\n  drain = %v\n}\n", drain)
+	}
+	port := h.base + 1
+	h.write(spec(false))
+	h.mustApply()
+	desktopScreen(t).login(t, port, "lucid-it-fay", "Fay-pw-6")
+	waitFor(t, 60*time.Second, "fay's session", func() bool { return serverSideConns(t, port) == 1 && runs(fay, "Xorg") })
+	sesman := h.fullRecord("d").Sesman
+
+	h.write(spec(true))
+	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "drain = false -> true") || !strings.Contains(out, "lucid-it-fay's session") {
+		t.Fatalf("plan of drain = true: exit %d\n%s", code, out)
+	}
+	h.mustApply()
+	if listening(t, port) {
+		t.Fatal("a drained server still listens")
+	}
+	if serverSideConns(t, port) != 1 || !runs(fay, "Xorg") {
+		t.Fatal("fay's session did not survive the drain")
+	}
+	if code, out := h.planCode(); code != 0 {
+		t.Fatalf("plan of a drained server: exit %d (it must not be restarted)\n%s", code, out)
+	}
+
+	h.write(spec(false))
+	h.mustApply()
+	up(t, port)
+	if now := h.fullRecord("d").Sesman; now == nil || sesman == nil || now.PID != sesman.PID {
+		t.Fatalf("the sesman changed across drain and undrain: %+v -> %+v", sesman, now)
+	}
+	if serverSideConns(t, port) != 1 || !runs(fay, "Xorg") {
+		t.Fatal("fay's session did not survive the undrain")
+	}
+}
