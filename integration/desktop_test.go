@@ -113,6 +113,12 @@ server "b" {
 	if runs(bob, "Xorg") {
 		t.Fatal("bob got a session on a, beyond max = 1")
 	}
+	// The refusal is counted, from a's sesman log, at the next pass (one
+	// that /v1/sessions waits for).
+	waitFor(t, 15*time.Second, "the refusal to be counted", func() bool {
+		a.sessionsJSON(t)
+		return a.metric(t, `lucid_rdp_sessions_rejected_total{reason="max",server="a"}`) == "1"
+	})
 	// ... and accepted by b's.
 	other := desktopScreen(t)
 	other.login(t, h.base+2, "lucid-it-bob", "Bob-pw-2")

@@ -96,6 +96,8 @@ type Driver struct {
 
 	mu         sync.Mutex
 	deployment string // read or made once, then kept
+
+	tail drivers.LogTail // the containers' sesman logs, for refusals
 }
 
 // New returns a driver for the engine the environment names (DOCKER_HOST, or

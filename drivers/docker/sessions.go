@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/moby/moby/client"
+	"golang.org/x/sys/unix"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
@@ -101,3 +102,38 @@ func (d *Driver) firstPID(ctx context.Context, id string, snap *procfs.Procs) in
 // firstPIDs caches container id -> first pid. Container ids are unique on an
 // engine, so one cache serves every driver; an entry is checked before use.
 var firstPIDs sync.Map
+
+// Refusals implements drivers.RefusalReporter from the sesman log inside
+// each running container, opened from the host under the container's root
+// (symlinks in there resolve inside it, never to the host's files).
+func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance) []drivers.Refusal {
+	var out []drivers.Refusal
+	var snap *procfs.Procs
+	for _, in := range instances {
+		if in.Driver != Name || in.State != drivers.StateRunning {
+			continue
+		}
+		if snap == nil {
+			var err error
+			if snap, err = procfs.Snapshot(); err != nil {
+				return nil
+			}
+		}
+		first := d.firstPID(ctx, in.ID, snap)
+		if first <= 0 {
+			continue
+		}
+		root, err := unix.Open("/proc/"+strconv.Itoa(first)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		fd, err := unix.Openat2(root, "var/log/xrdp-sesman.log", &unix.OpenHow{
+			Flags: unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		unix.Close(root)
+		if err != nil {
+			continue
+		}
+		out = append(out, d.tail.Read(in.Name, os.NewFile(uintptr(fd), "xrdp-sesman.log"))...)
+	}
+	return out
+}

@@ -57,6 +57,8 @@ type Driver struct {
 
 	// recoverMu makes one List at a time rebuild a corrupt record.
 	recoverMu sync.Mutex
+
+	tail drivers.LogTail // the servers' sesman logs, for refusals
 }
 
 // watching returns the exit watch, or nil when nobody called Notify.

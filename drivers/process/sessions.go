@@ -2,12 +2,15 @@ package process
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
 // Sessions implements drivers.SessionLister. A server's processes are known by
@@ -57,6 +60,23 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 	var out []drivers.Session
 	for _, sp := range sps {
 		out = append(out, drivers.FindSessions(sp, snap, host.Sockets, peers)...)
+	}
+	return out
+}
+
+// Refusals implements drivers.RefusalReporter from each server's own
+// xrdp-sesman.log, in its folder.
+func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance) []drivers.Refusal {
+	var out []drivers.Refusal
+	for _, in := range instances {
+		if in.Driver != Name || !spec.ValidServerName(in.Name) {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(d.dir(in.Name), "xrdp-sesman.log"), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		out = append(out, d.tail.Read(in.Name, f)...)
 	}
 	return out
 }

@@ -428,6 +428,14 @@ func (a *Agent) pass(ctx context.Context) {
 		}
 	}
 	a.wakeAt = p.WakeAt // a drain_timeout that passes needs no other event
+	for _, d := range a.drv {
+		if rr, ok := d.(drivers.RefusalReporter); ok {
+			for _, r := range rr.Refusals(ctx, obs.Instances) {
+				a.m.rejected.WithLabelValues(r.Server, r.Reason).Inc()
+				a.log.Info("login refused by the server's sesman: sessions.max reached", "server", r.Server, "user", r.User)
+			}
+		}
+	}
 	todo := p.Filter(func(c reconciler.Change) bool {
 		_, waiting := a.back.waiting(c.Server)
 		return !waiting

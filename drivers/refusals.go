@@ -1,0 +1,93 @@
+package drivers
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"regexp"
+	"sync"
+	"syscall"
+)
+
+// Refusal is a login that a server's own sesman turned away by policy.
+type Refusal struct {
+	Server string
+	User   string
+	// Reason is "max": the server had sessions.max sessions already.
+	Reason string
+}
+
+// RefusalReporter is implemented by drivers that read their servers' sesman
+// logs for logins turned away by policy. Each call returns those logged since
+// the last call (the first call only finds where each log ends).
+type RefusalReporter interface {
+	Refusals(ctx context.Context, instances []Instance) []Refusal
+}
+
+// maxRefused is what xrdp-sesman 0.9 logs when sessions.max turns a login
+// away (sesman/session.c).
+var maxRefused = regexp.MustCompile(`max concurrent session limit exceeded\. login for user (\S*) denied`)
+
+// LogTail follows the sesman log of each server from where it last read.
+type LogTail struct {
+	mu sync.Mutex
+	at map[string]tailAt
+}
+
+type tailAt struct {
+	ino uint64
+	off int64
+}
+
+// maxTailRead bounds what one call reads of one log.
+const maxTailRead = 1 << 20
+
+// Read returns the refusals that server's log f holds past the last read,
+// and closes f. A log seen for the first time, or replaced or truncated since
+// (rotated), is read from its end, or from its start, respectively.
+func (t *LogTail) Read(server string, f *os.File) []Refusal {
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	ino := st.Sys().(*syscall.Stat_t).Ino
+	t.mu.Lock()
+	if t.at == nil {
+		t.at = map[string]tailAt{}
+	}
+	prev, seen := t.at[server]
+	t.mu.Unlock()
+	switch {
+	case !seen:
+		t.set(server, tailAt{ino, st.Size()})
+		return nil
+	case prev.ino != ino || st.Size() < prev.off:
+		prev = tailAt{ino, 0}
+	}
+	if _, err := f.Seek(prev.off, io.SeekStart); err != nil {
+		return nil
+	}
+	var out []Refusal
+	r := bufio.NewReader(io.LimitReader(f, maxTailRead))
+	off := prev.off
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil { // a partial last line is read again next time
+			break
+		}
+		off += int64(len(line))
+		if m := maxRefused.FindStringSubmatch(line); m != nil {
+			out = append(out, Refusal{Server: server, User: m[1], Reason: "max"})
+		}
+	}
+	t.set(server, tailAt{ino, off})
+	return out
+}
+
+func (t *LogTail) set(server string, at tailAt) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.at[server] = at
+}

@@ -1,0 +1,53 @@
+package drivers
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestLogTail: the first read finds the end; later reads count the refusals
+// logged since, leave a partial line for next time, and start over on a
+// rotated log.
+func TestLogTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "xrdp-sesman.log")
+	appendLog := func(s string) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tail LogTail
+	read := func() []Refusal {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tail.Read("a", f)
+	}
+	refused := "[20261123-03:40:01] [ERROR] max concurrent session limit exceeded. login for user %s denied\n"
+	appendLog("[INFO ] starting\n" + fmt.Sprintf(refused, "old"))
+	if got := read(); len(got) != 0 {
+		t.Fatalf("first read counted history: %v", got)
+	}
+	appendLog(fmt.Sprintf(refused, "bob") + "[INFO ] something else\n" + fmt.Sprintf(refused, "carol")[:30])
+	if got := read(); len(got) != 1 || got[0] != (Refusal{Server: "a", User: "bob", Reason: "max"}) {
+		t.Fatalf("after one refusal and a partial line: %v", got)
+	}
+	appendLog(fmt.Sprintf(refused, "carol")[30:])
+	if got := read(); len(got) != 1 || got[0].User != "carol" {
+		t.Fatalf("the partial line, completed: %v", got)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	appendLog(fmt.Sprintf(refused, "dave"))
+	if got := read(); len(got) != 1 || got[0].User != "dave" {
+		t.Fatalf("a rotated log is read from its start: %v", got)
+	}
+}
