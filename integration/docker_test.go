@@ -648,15 +648,7 @@ func TestDockerUsersFileEdit(t *testing.T) {
 func TestDockerSessionsMaxUpdate(t *testing.T) {
 	ctx := context.Background()
 	const server = "limit"
-	h, cli := dockerHost(t)
-	need(t, "Xvfb", "xfreerdp")
-	needXrdpImage(t, cli)
-	name := docker.ContainerName(server)
-	t.Cleanup(func() { logOut(t, cli, name, -1) })
-	users := "alice:" + cryptHash(t, "alice-pw") + "\nbob:" + cryptHash(t, "bob-pw") + "\n"
-	if err := os.WriteFile(filepath.Join(h.dir, "limit.users"), []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	h, cli, name := desktopContainerHost(t, server)
 	specFor := func(max int) string {
 		return fmt.Sprintf("server %q {\n  driver     = \"docker\"\n  image      = %q\n  port       = PORT+1\n  users_file = \"limit.users\"\n  sessions {\n    max = %d\n  }\n}\n", server, xrdpImage, max)
 	}
@@ -705,15 +697,7 @@ func TestDockerSessionsMaxUpdate(t *testing.T) {
 func TestDockerDrain(t *testing.T) {
 	ctx := context.Background()
 	const server = "drainer"
-	h, cli := dockerHost(t)
-	need(t, "Xvfb", "xfreerdp")
-	needXrdpImage(t, cli)
-	name := docker.ContainerName(server)
-	t.Cleanup(func() { logOut(t, cli, name, -1) })
-	users := "alice:" + cryptHash(t, "alice-pw") + "\nbob:" + cryptHash(t, "bob-pw") + "\n"
-	if err := os.WriteFile(filepath.Join(h.dir, "drainer.users"), []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	h, cli, name := desktopContainerHost(t, server)
 	specFor := func(drain bool) string {
 		return fmt.Sprintf("server %q {\n  driver        = \"docker\"\n  image         = %q\n  port          = PORT+1\n  users_file    = \"drainer.users\"\n  drain_timeout = \"8s\"\n  drain         = %v\n}\n", server, xrdpImage, drain)
 	}
@@ -779,4 +763,21 @@ func TestDockerDrain(t *testing.T) {
 	if ids := containersNamed(t, cli, name); len(ids) != 0 {
 		t.Fatalf("the container is still there: %v", ids)
 	}
+}
+
+// desktopContainerHost is the setup of a docker test with logins: the engine,
+// the xrdp image, a desktop client, the users file SERVER.users with alice
+// (password alice-pw) and bob (bob-pw), and everyone logged out at the end.
+// It returns the container's name too.
+func desktopContainerHost(t *testing.T, server string) (*host, *client.Client, string) {
+	h, cli := dockerHost(t)
+	need(t, "Xvfb", "xfreerdp")
+	needXrdpImage(t, cli)
+	name := docker.ContainerName(server)
+	t.Cleanup(func() { logOut(t, cli, name, -1) })
+	users := "alice:" + cryptHash(t, "alice-pw") + "\nbob:" + cryptHash(t, "bob-pw") + "\n"
+	if err := os.WriteFile(filepath.Join(h.dir, server+".users"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return h, cli, name
 }
