@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -139,48 +140,119 @@ func checkBounds(filename string, src []byte) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec too large",
 			Detail: fmt.Sprintf("The spec is %d bytes; the limit is %d (%d KiB).", len(src), MaxSpecSize, MaxSpecSize>>10), Subject: at(1, 1)}}
 	}
-	depth, line, col := 0, 1, 0
-	inString, lineComment, blockComment := false, false, false
+	// One pass, no allocation per token (HCL's own lexer would allocate a
+	// few hundred bytes per bracket of a hostile file): a stack of the
+	// contexts HCL nests (code, quoted strings, heredocs, and ${...} or
+	// %{...} inside the two), so that brackets inside an interpolation count
+	// and brackets inside strings and comments do not.
+	type frame struct {
+		kind   byte // 'c' code, 'q' quoted string, 'h' heredoc
+		braces int  // open braces of a code frame, to tell its closing brace
+		marker []byte
+	}
+	stack := []frame{{kind: 'c'}}
+	depth, line, lineStart := 0, 1, 0
 	stray, strayLine, strayCol := 0, 0, 0
+	deeper := func(i int) hcl.Diagnostics {
+		if depth++; depth <= MaxNesting {
+			return nil
+		}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec nested too deep",
+			Detail:  fmt.Sprintf("Brackets, braces, parentheses, strings and interpolations nest more than %d deep here; a spec never needs that many.", MaxNesting),
+			Subject: at(line, i-lineStart+1)}}
+	}
+	at2 := func(i int) byte { // src[i], or 0 past the end
+		if i < len(src) {
+			return src[i]
+		}
+		return 0
+	}
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		col++
 		if c == '\n' {
-			line, col, lineComment = line+1, 0, false
-			continue
+			line, lineStart = line+1, i+1
 		}
-		switch {
-		case lineComment:
-		case blockComment:
-			if c == '*' && i+1 < len(src) && src[i+1] == '/' {
-				blockComment = false
+		top := &stack[len(stack)-1]
+		switch top.kind {
+		case 'c':
+			switch {
+			case c == '#' || (c == '/' && at2(i+1) == '/'):
+				for i+1 < len(src) && src[i+1] != '\n' {
+					i++
+				}
+			case c == '/' && at2(i+1) == '*':
+				for i += 2; i < len(src) && !(src[i] == '*' && at2(i+1) == '/'); i++ {
+					if src[i] == '\n' {
+						line, lineStart = line+1, i+1
+					}
+				}
 				i++
+			case c == '"':
+				stack = append(stack, frame{kind: 'q'})
+				if d := deeper(i); d != nil {
+					return d
+				}
+			case c == '<' && at2(i+1) == '<':
+				j := i + 2
+				if at2(j) == '-' {
+					j++
+				}
+				k := j
+				for k < len(src) && (src[k] == '_' || src[k] == '-' || src[k] >= '0' && src[k] <= '9' || src[k]|0x20 >= 'a' && src[k]|0x20 <= 'z') {
+					k++
+				}
+				if k == j || at2(k) != '\n' {
+					break // not a heredoc: the parser says what it is
+				}
+				stack = append(stack, frame{kind: 'h', marker: src[j:k]})
+				if d := deeper(i); d != nil {
+					return d
+				}
+				i = k - 1 // the newline is counted by the loop
+			case c == '(' || c == '[':
+				if d := deeper(i); d != nil {
+					return d
+				}
+			case c == '{':
+				top.braces++
+				if d := deeper(i); d != nil {
+					return d
+				}
+			case c == ')' || c == ']':
+				depth--
+			case c == '}':
+				depth--
+				if top.braces > 0 {
+					top.braces--
+				} else if len(stack) > 1 {
+					stack = stack[:len(stack)-1] // the end of an interpolation
+				}
+			case c == '@' || c == '`' || c == '\'' || c == ';' || c == '^' || c == '~' || c == '\\' || (c < 0x20 && c != '\t' && c != '\r' && c != '\n'):
+				// Never HCL outside strings and comments: each costs the
+				// parser a diagnostic, and a file of them is not a spec.
+				if stray++; stray == 1 {
+					strayLine, strayCol = line, i-lineStart+1
+				}
 			}
-		case inString:
-			if c == '\\' {
+		case 'q', 'h':
+			switch {
+			case top.kind == 'h' && i == lineStart && bytes.Equal(bytes.TrimLeft(lineAt(src, i), " \t"), top.marker):
+				stack = stack[:len(stack)-1]
+				depth--
+				i += len(lineAt(src, i)) - 1
+			case top.kind == 'q' && c == '\\':
 				i++
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '#' || (c == '/' && i+1 < len(src) && src[i+1] == '/'):
-			lineComment = true
-		case c == '/' && i+1 < len(src) && src[i+1] == '*':
-			blockComment = true
-			i++
-		case c == '(' || c == '[' || c == '{':
-			if depth++; depth > MaxNesting {
-				return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Spec nested too deep",
-					Detail: fmt.Sprintf("Brackets, braces and parentheses nest more than %d deep here; a spec never needs that many.", MaxNesting), Subject: at(line, col)}}
-			}
-		case c == ')' || c == ']' || c == '}':
-			depth--
-		case c == '@' || c == '`' || c == '\'' || c == ';' || c == '^' || c == '~' || c == '\\' || (c < 0x20 && c != '\t' && c != '\r'):
-			// Never HCL outside strings and comments: each costs the parser a
-			// diagnostic, and a file of them is not a spec at all.
-			if stray++; stray == 1 {
-				strayLine, strayCol = line, col
+			case top.kind == 'q' && (c == '"' || c == '\n'): // a quoted string ends at its line's end
+				stack = stack[:len(stack)-1]
+				depth--
+			case (c == '$' || c == '%') && at2(i+1) == c && at2(i+2) == '{':
+				i += 2 // $${ and %%{ are literal
+			case (c == '$' || c == '%') && at2(i+1) == '{':
+				stack = append(stack, frame{kind: 'c'})
+				if d := deeper(i); d != nil {
+					return d
+				}
+				i++
 			}
 		}
 	}
@@ -190,6 +262,15 @@ func checkBounds(filename string, src []byte) hcl.Diagnostics {
 			Subject: at(strayLine, strayCol)}}
 	}
 	return nil
+}
+
+// lineAt returns src from i to the end of its line, without the newline.
+func lineAt(src []byte, i int) []byte {
+	line := src[i:]
+	if n := bytes.IndexByte(line, '\n'); n >= 0 {
+		line = line[:n]
+	}
+	return bytes.TrimRight(line, "\r")
 }
 
 // MaxStrayCharacters is how many characters that HCL never uses outside

@@ -526,3 +526,19 @@ func measure(f func()) (time.Duration, uint64) {
 	runtime.ReadMemStats(&after)
 	return took, after.TotalAlloc - before.TotalAlloc
 }
+
+// TestBoundsReadStringsAsHCLDoes: brackets inside strings, heredocs and
+// comments do not count towards nesting, brackets inside interpolations do,
+// and literal $${ and %%{ open nothing.
+func TestBoundsReadStringsAsHCLDoes(t *testing.T) {
+	deep := strings.Repeat("(", MaxNesting) + "1" + strings.Repeat(")", MaxNesting)
+	quiet := "server \"a\" {\n  command = [<<-EOT\n    say \"hi " + deep + "\n    $${x} %%{y}\n    EOT\n  , \"b${\"c\"}\"]\n" +
+		"  env = { A = \"" + deep + " # no comment\" } # " + deep + "\n  /* " + deep + " */\n}\n"
+	if diags := checkBounds("quiet.hcl", []byte(quiet)); diags.HasErrors() {
+		t.Errorf("brackets in strings, a heredoc and comments counted: %v", diags)
+	}
+	loud := "server \"a\" {\n  image = \"x${" + deep + "}\"\n}\n"
+	if diags := checkBounds("loud.hcl", []byte(loud)); !diags.HasErrors() {
+		t.Error("brackets inside an interpolation were not counted")
+	}
+}

@@ -65,6 +65,13 @@ func Generated() []Case {
 		{Name: "nested-templates", Want: "nested too deep",
 			Src: fmt.Appendf(nil, "server \"a\" {\n  image = %s1%s\n}\n", strings.Repeat("\"${", 20000), strings.Repeat("}\"", 20000))},
 		// 4 MiB of comment (5 GB were read from /dev/zero before files had a limit).
+		// Inside an interpolation and after a heredoc holding a quote: a
+		// hand-written scanner that skipped strings missed both, and the
+		// parser overflowed its stack.
+		{Name: "nested-interpolation", Want: "nested too deep",
+			Src: fmt.Appendf(nil, "server \"a\" {\n  image = \"${%s1%s}\"\n}\n", strings.Repeat("(", 100000), strings.Repeat(")", 100000))},
+		{Name: "nested-after-heredoc", Want: "nested too deep",
+			Src: fmt.Appendf(nil, "server \"a\" {\n  command = [<<EOT\nsay \"hi\nEOT\n  ]\n  port = %s1%s\n}\n", strings.Repeat("(", 100000), strings.Repeat(")", 100000))},
 		{Name: "too-large", Want: "Spec too large",
 			Src: append([]byte("# "), bytes.Repeat([]byte("x"), 4<<20)...)},
 		// The rest stay just under the size limit, to reach the parser.
