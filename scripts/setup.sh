@@ -13,8 +13,9 @@ set -euo pipefail
 # xrdp and the X server it drives (xorgxrdp is only a recommendation of
 # xrdp's, and we install without those), and a desktop for xrdp's startwm.sh
 # to start: Xfce is 52 small packages (16 MiB) and needs no GPU; without a
-# desktop a login shows a bare xterm on black. dbus-x11 gives the session its bus.
-want=(xrdp xorgxrdp xfce4 xfce4-terminal dbus-x11)
+# desktop a login shows a bare xterm on black. dbus-x11 gives the session its bus;
+# xauth writes the session's cookie (only a recommendation of the X server's).
+want=(xrdp xorgxrdp xauth xfce4 xfce4-terminal dbus-x11)
 case "${1:-}" in
 test)
 	# A real RDP client under a virtual X server, a Docker Engine,

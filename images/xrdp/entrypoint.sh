@@ -57,7 +57,7 @@ add_account() {
 	name=$1
 	home=/home/$name
 	if uid=$(id -u "$name" 2>/dev/null); then
-		if [ "$uid" -lt 1000 ]; then
+		if [ "$uid" -lt 1000 ] || [ "$uid" -gt 59999 ]; then # nobody is 65534
 			say "$name is a system account of this image; it is left as it is and gets no password"
 			return 1
 		fi
@@ -91,7 +91,9 @@ add_account() {
 
 if [ -f "$users" ]; then
 	ok=""
-	for name in $(entries | cut -d: -f1); do
+	# Names are read as the hashes are below (the line up to its first colon),
+	# never split on spaces.
+	while IFS=: read -r name _; do
 		case $name in
 		[a-z_]*) ;;
 		*)
@@ -107,7 +109,9 @@ if [ -f "$users" ]; then
 		if add_account "$name"; then
 			ok="$ok $name "
 		fi
-	done
+	done <<ENTRIES
+$(entries)
+ENTRIES
 	# The hashes of the accounts made above, and only of those, through a pipe
 	# (printf is the shell's own: no hash is ever an argument of a process).
 	entries | while IFS=: read -r name hash; do
@@ -131,27 +135,34 @@ xrdp-sesman
 # ends the container too, and lucid-rdp starts it again.
 set +e # wait returns non-zero when a signal interrupts it
 listener=
-draining=
+draining= # set by SIGUSR1, cleared by SIGUSR2
+stopped=  # the listener was stopped on purpose: its exit is no crash
 start_listener() {
 	rm -f /run/xrdp/xrdp.pid
 	xrdp --nodaemon &
 	listener=$!
+	stopped=
 }
 alive() { [ -n "$listener" ] && kill -0 "$listener" 2>/dev/null; }
-stop_listener() { if [ -n "$listener" ]; then kill -TERM "$listener" 2>/dev/null; fi; }
-trap 'draining=1; stop_listener; say "draining: no new sessions"' USR1
-trap 'draining=; alive || start_listener; say "taking new sessions"' USR2
-trap 'stop_listener; exit 0' TERM INT
+trap 'draining=1; stopped=1; [ -n "$listener" ] && kill -TERM "$listener" 2>/dev/null; say "draining: no new sessions"' USR1
+trap 'draining=; say "taking new sessions"' USR2
+trap 'stopped=1; [ -n "$listener" ] && kill -TERM "$listener" 2>/dev/null; exit 0' TERM INT
 start_listener
+# The loop alone starts listeners: a SIGUSR2 that comes while a drained
+# listener is still stopping is seen once it has gone, and a new one starts.
 while :; do
 	if alive; then
 		wait "$listener"
 		continue
 	fi
-	if [ -z "$draining" ]; then
+	listener=
+	if [ -n "$draining" ]; then
+		sleep 1 &
+		wait $!
+	elif [ -n "$stopped" ]; then
+		start_listener
+	else
 		say "xrdp exited"
 		exit 1
 	fi
-	sleep 1 &
-	wait $!
 done
