@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,33 +108,35 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 // sesman then stops the desktop and cleans up its display. Each process is
 // signalled only while its pid, start time and command name are still the
 // ones s was seen with: an xrdp connection process, an Xorg or Xvnc.
-func EndSession(ctx context.Context, s Session, grace time.Duration) error {
+//
+// It reports whether it ended the session (stopped its X server); a session
+// whose X server is gone already, or is another process now, is not counted.
+func EndSession(ctx context.Context, s Session, grace time.Duration) (bool, error) {
 	var errs []error
 	if s.State == SessionActive && s.PID != s.XPID {
-		errs = append(errs, endProcess(ctx, s.PID, s.StartTime, grace, "xrdp"))
+		_, err := endProcess(ctx, s.PID, s.StartTime, grace, "xrdp")
+		errs = append(errs, err)
 	}
-	errs = append(errs, endProcess(ctx, s.XPID, s.XStartTime, grace, "Xorg", "Xvnc"))
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("end %s's session on %s (display :%d): %w", s.User, s.Server, s.Display, err)
+	ended, err := endProcess(ctx, s.XPID, s.XStartTime, grace, "Xorg", "Xvnc")
+	if err := errors.Join(append(errs, err)...); err != nil {
+		return ended, fmt.Errorf("end %s's session on %s (display :%d): %w", s.User, s.Server, s.Display, err)
 	}
-	return nil
+	return ended, nil
 }
 
-func endProcess(ctx context.Context, pid int, start uint64, grace time.Duration, comms ...string) error {
+// endProcess ends pid while it is the process a scan saw: that start time
+// and one of comms.
+func endProcess(ctx context.Context, pid int, start uint64, grace time.Duration, comms ...string) (bool, error) {
 	if pid <= 0 {
-		return nil
+		return false, nil
 	}
 	comm, err := procfs.Comm(pid)
-	if err != nil {
-		return nil // gone
-	}
-	known := false
-	for _, c := range comms {
-		known = known || comm == c
+	if err != nil || !slices.Contains(comms, comm) {
+		return false, nil // gone, or not (or no longer) a process of the session
 	}
 	exe, err := procfs.Exe(pid)
-	if !known || err != nil {
-		return nil // not (or no longer) a process of the session
+	if err != nil {
+		return false, nil
 	}
 	return procfs.Terminate(ctx, procfs.Identity{PID: pid, StartTime: start, Exe: exe}, grace)
 }

@@ -102,7 +102,7 @@ func endUntracked(t *testing.T, stateDir string) {
 		return
 	}
 	for _, p := range serverProcs(t, stateDir) {
-		_ = procfs.Terminate(context.Background(), procfs.Identity{PID: p.pid, StartTime: p.start, Exe: exeOf(p.pid)}, time.Second)
+		_, _ = procfs.Terminate(context.Background(), procfs.Identity{PID: p.pid, StartTime: p.start, Exe: exeOf(p.pid)}, time.Second)
 	}
 }
 

@@ -141,21 +141,23 @@ func Apply(ctx context.Context, p *Plan, ds map[string]drivers.Driver, paralleli
 	return res, nextState(p, res, now)
 }
 
-// endSessions ends sessions, all at once, and returns those it ended.
+// endSessions ends sessions, all at once, and returns those it ended (not
+// those that had ended by themselves meanwhile).
 func endSessions(ctx context.Context, sessions []drivers.Session) ([]drivers.Session, error) {
 	errs := make([]error, len(sessions))
+	ended := make([]bool, len(sessions))
 	var wg sync.WaitGroup
 	for i, s := range sessions {
-		wg.Go(func() { errs[i] = drivers.EndSession(ctx, s, stopGrace) })
+		wg.Go(func() { ended[i], errs[i] = drivers.EndSession(ctx, s, stopGrace) })
 	}
 	wg.Wait()
-	var ended []drivers.Session
+	var out []drivers.Session
 	for i, s := range sessions {
-		if errs[i] == nil {
-			ended = append(ended, s)
+		if ended[i] {
+			out = append(out, s)
 		}
 	}
-	return ended, errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 // nextState is the State after applying p: ports as planned, and drains begun

@@ -573,7 +573,7 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 		}
 	}
 	if r.Matches() {
-		if err := procfs.Terminate(ctx, r.Identity, grace); err != nil {
+		if _, err := procfs.Terminate(ctx, r.Identity, grace); err != nil {
 			return fmt.Errorf("process: stop %s: %w", name, err)
 		}
 		d.Log.Debug("stopped", "server", name, "pid", r.PID)
@@ -583,7 +583,7 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 	}
 	defer d.release(name)
 	if r.Sesman != nil && r.Sesman.Matches() {
-		if err := procfs.Terminate(ctx, *r.Sesman, grace); err != nil {
+		if _, err := procfs.Terminate(ctx, *r.Sesman, grace); err != nil {
 			return fmt.Errorf("process: stop %s: xrdp-sesman: %w", name, err)
 		}
 		d.Log.Debug("stopped sesman", "server", name, "pid", r.Sesman.PID)

@@ -186,9 +186,19 @@ func TestStartFailureSaysWhy(t *testing.T) {
 // process (different start time) is reported exited, and Stop leaves that
 // process alone.
 func TestPidReuseIsNeverSignalled(t *testing.T) {
-	stranger := exec.Command("sleep", "30")
+	// The stranger is a program called xrdp, so that only the start time
+	// tells the "old-start" record from it.
+	sleep, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(t.TempDir(), "xrdp")
+	if err := os.WriteFile(fake, sleep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stranger := exec.Command(fake, "30")
 	if err := stranger.Start(); err != nil {
-		t.Skip("no sleep(1)")
+		t.Fatal(err)
 	}
 	defer func() { _ = stranger.Process.Kill(); _ = stranger.Wait() }()
 	pid := stranger.Process.Pid
@@ -197,12 +207,23 @@ func TestPidReuseIsNeverSignalled(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe, _ := procfs.Exe(pid)
+	// A second stranger that is not xrdp, for a record planted to name it.
+	other := exec.Command("sleep", "30")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+	otherSt, err := procfs.StartTime(other.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherExe, _ := procfs.Exe(other.Process.Pid)
 
 	d := New(t.TempDir(), nil)
 	for name, id := range map[string]procfs.Identity{
-		"old-start": {PID: pid, StartTime: st - 1, Exe: "/usr/sbin/xrdp"}, // same pid, older process
-		"other-exe": {PID: pid, StartTime: st, Exe: "/usr/sbin/xrdp"},     // same pid and time, other program
-		"planted":   {PID: pid, StartTime: st, Exe: exe},                  // a record naming the stranger exactly
+		"old-start": {PID: pid, StartTime: st - 1, Exe: exe},                     // same pid and program, older process
+		"other-exe": {PID: pid, StartTime: st, Exe: "/usr/sbin/xrdp"},            // same pid and time, other program
+		"planted":   {PID: other.Process.Pid, StartTime: otherSt, Exe: otherExe}, // a record naming a program that is not xrdp, exactly
 	} {
 		if err := os.MkdirAll(d.dir(name), 0o700); err != nil {
 			t.Fatal(err)
@@ -231,6 +252,9 @@ func TestPidReuseIsNeverSignalled(t *testing.T) {
 	// be a zombie (it is our child), which kill(pid, 0) still finds.
 	if now, err := procfs.StartTime(pid); err != nil || now != st {
 		t.Fatalf("the stranger was signalled: start time %d, %v", now, err)
+	}
+	if now, err := procfs.StartTime(other.Process.Pid); err != nil || now != otherSt {
+		t.Fatalf("the stranger a planted record names was signalled: start time %d, %v", now, err)
 	}
 }
 

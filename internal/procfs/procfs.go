@@ -63,7 +63,9 @@ func Exe(pid int) (string, error) {
 		}
 		return "", fmt.Errorf("procfs: %w", err)
 	}
-	return p, nil
+	// A package upgrade replaces the file under a running program; the kernel
+	// then shows its old path with " (deleted)". It is still that program.
+	return strings.TrimSuffix(p, " (deleted)"), nil
 }
 
 // Identity is what makes a process the one lucid-rdp started.
@@ -84,9 +86,7 @@ func (id Identity) Matches() bool {
 		return false
 	}
 	exe, err := Exe(id.PID)
-	// A package upgrade replaces the file under a running program; the kernel
-	// then shows its old path with " (deleted)". It is still the same process.
-	return err == nil && strings.TrimSuffix(exe, " (deleted)") == id.Exe
+	return err == nil && exe == id.Exe
 }
 
 // Stat is what Snapshot reads of one process.

@@ -92,8 +92,8 @@ func TestTerminate(t *testing.T) {
 	}
 	stranger := id
 	stranger.StartTime++
-	if err := Terminate(context.Background(), stranger, time.Second); err != nil {
-		t.Fatal(err)
+	if ended, err := Terminate(context.Background(), stranger, time.Second); err != nil || ended {
+		t.Fatalf("Terminate of a stranger = %v, %v; want false, nil", ended, err)
 	}
 	select {
 	case <-done:
@@ -101,8 +101,8 @@ func TestTerminate(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	start := time.Now()
-	if err := Terminate(context.Background(), id, 300*time.Millisecond); err != nil {
-		t.Fatal(err)
+	if ended, err := Terminate(context.Background(), id, 300*time.Millisecond); err != nil || !ended {
+		t.Fatalf("Terminate = %v, %v; want true, nil", ended, err)
 	}
 	select {
 	case <-done:
@@ -111,5 +111,35 @@ func TestTerminate(t *testing.T) {
 	}
 	if took := time.Since(start); took < 300*time.Millisecond {
 		t.Fatalf("ended in %s: SIGTERM should have been ignored for the grace", took)
+	}
+}
+
+// TestExeOfReplacedProgram: a program whose file was replaced (a package
+// upgrade) keeps its identity: Exe names its path without " (deleted)".
+func TestExeOfReplacedProgram(t *testing.T) {
+	dir := t.TempDir()
+	prog := dir + "/xrdp"
+	b, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prog, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(prog, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	st, err := StartTime(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(prog); err != nil {
+		t.Fatal(err)
+	}
+	id := Identity{PID: cmd.Process.Pid, StartTime: st, Exe: prog}
+	if exe, err := Exe(id.PID); err != nil || exe != prog || !id.Matches() {
+		t.Fatalf("after the file went: Exe = %q, %v; Matches = %v", exe, err, id.Matches())
 	}
 }

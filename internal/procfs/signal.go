@@ -9,64 +9,73 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Terminate ends the process id names: SIGTERM, then SIGKILL if it is still
-// there after grace. It signals through a pidfd opened before the identity is
-// checked, so the signal reaches that process and no other even if the pid is
-// reused meanwhile. A process that is gone, or is not the one id names, is left
-// alone and is not an error.
-func Terminate(ctx context.Context, id Identity, grace time.Duration) error {
+// pin opens a pidfd for the process id names, and checks its identity only
+// then: the pidfd refers to that process and no other even if the pid is
+// reused afterwards. It returns -1, and no error, when the process is gone or
+// is another.
+func pin(id Identity) (int, error) {
 	if id.PID <= 0 {
-		return nil
+		return -1, nil
 	}
 	fd, err := unix.PidfdOpen(id.PID, 0)
 	if errors.Is(err, unix.ESRCH) {
-		return nil
+		return -1, nil
 	}
 	if err != nil {
-		return fmt.Errorf("procfs: pidfd_open %d: %w", id.PID, err)
+		return -1, fmt.Errorf("procfs: pidfd_open %d: %w", id.PID, err)
 	}
-	defer unix.Close(fd)
-	if !id.Matches() { // the pidfd now pins whatever process holds the pid
-		return nil
+	if !id.Matches() {
+		unix.Close(fd)
+		return -1, nil
 	}
-	if err := unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("procfs: signal %d: %w", id.PID, err)
-	}
-	if exited(ctx, fd, grace) {
-		return nil
-	}
-	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("procfs: signal %d: %w", id.PID, err)
-	}
-	if exited(ctx, fd, 5*time.Second) {
-		return nil
-	}
-	return fmt.Errorf("procfs: pid %d survived SIGKILL", id.PID)
+	return fd, nil
 }
 
-// Signal sends sig to the process id names, through a pidfd opened before the
-// identity is checked (see Terminate). It reports whether it was sent: false,
-// with no error, when the process is gone or is another.
-func Signal(id Identity, sig unix.Signal) (bool, error) {
-	if id.PID <= 0 {
-		return false, nil
+// send signals the process behind pidfd fd; one that has exited meanwhile is
+// not an error.
+func send(fd, pid int, sig unix.Signal) error {
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("procfs: signal %d: %w", pid, err)
 	}
-	fd, err := unix.PidfdOpen(id.PID, 0)
-	if errors.Is(err, unix.ESRCH) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("procfs: pidfd_open %d: %w", id.PID, err)
+	return nil
+}
+
+// Terminate ends the process id names: SIGTERM, then SIGKILL if it is still
+// there after grace, signalled through a pidfd (see pin). It reports whether
+// it ended that process; one that is gone, or is not the one id names, is
+// left alone, and that is not an error.
+func Terminate(ctx context.Context, id Identity, grace time.Duration) (bool, error) {
+	fd, err := pin(id)
+	if fd < 0 {
+		return false, err
 	}
 	defer unix.Close(fd)
-	if !id.Matches() {
-		return false, nil
+	if err := send(fd, id.PID, unix.SIGTERM); err != nil {
+		return false, err
 	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return false, nil
-		}
-		return false, fmt.Errorf("procfs: signal %d: %w", id.PID, err)
+	if exited(ctx, fd, grace) {
+		return true, nil
+	}
+	if err := send(fd, id.PID, unix.SIGKILL); err != nil {
+		return false, err
+	}
+	if exited(ctx, fd, 5*time.Second) {
+		return true, nil
+	}
+	return false, fmt.Errorf("procfs: pid %d survived SIGKILL", id.PID)
+}
+
+// Signal sends sig to the process id names, through a pidfd (see pin). It
+// reports whether it was sent: false, with no error, when the process is gone
+// or is another.
+func Signal(id Identity, sig unix.Signal) (bool, error) {
+	fd, err := pin(id)
+	if fd < 0 {
+		return false, err
+	}
+	defer unix.Close(fd)
+	if err := send(fd, id.PID, sig); err != nil {
+		return false, err
 	}
 	return true, nil
 }
