@@ -27,9 +27,9 @@ type ServerProcs struct {
 	// Conns are the xrdp processes serving one client connection each (the
 	// listener forks them; they outlive it).
 	Conns []procfs.Stat
-	// Root is the folder whose etc/passwd names users: "" for the host, or
-	// /proc/PID/root for a container's.
-	Root string
+	// RootPID is the process whose root holds the etc/passwd that names
+	// users: 0 for the host, or a container's first process.
+	RootPID int
 }
 
 // FindSessions lists the sessions of sp: one per X server a per-session sesman
@@ -40,6 +40,7 @@ type ServerProcs struct {
 // screen, or refused) are not sessions.
 func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers map[uint64]uint64) []Session {
 	var out []Session
+	var names map[int]string   // read when the first session needs it
 	xorgOf := map[uint64]int{} // socket inode of an X server -> index in out
 	for _, l := range sp.Leaders {
 		for _, k := range procs.Children(l.PID) {
@@ -57,11 +58,13 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 				}
 			}
 			if uid, err := procfs.UID(k.PID); err == nil {
-				root := sp.Root
-				if root == "" {
-					root = "/"
+				if names == nil {
+					names = procfs.UserNames(sp.RootPID)
 				}
-				s.User = procfs.UserName(root, uid)
+				s.User = names[uid]
+				if s.User == "" {
+					s.User = strconv.Itoa(uid)
+				}
 			}
 			for _, ino := range procfs.SocketInodes(k.PID) {
 				xorgOf[ino] = len(out)

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/moby/moby/client"
-	"golang.org/x/sys/unix"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
@@ -49,7 +48,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 			continue
 		}
 		root := "/proc/" + strconv.Itoa(first)
-		sp := drivers.ServerProcs{Server: in.Name, Root: root + "/root"}
+		sp := drivers.ServerProcs{Server: in.Name, RootPID: first}
 		for _, p := range snap.Tree(first) {
 			parent, _ := snap.Get(p.PPID)
 			switch {
@@ -104,8 +103,8 @@ func (d *Driver) firstPID(ctx context.Context, id string, snap *procfs.Procs) in
 var firstPIDs sync.Map
 
 // Refusals implements drivers.RefusalReporter from the sesman log inside
-// each running container, opened from the host under the container's root
-// (symlinks in there resolve inside it, never to the host's files).
+// each running container, opened from the host inside the container's root
+// (procfs.OpenInRoot).
 func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance) []drivers.Refusal {
 	var out []drivers.Refusal
 	var snap *procfs.Procs
@@ -123,17 +122,11 @@ func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance) []d
 		if first <= 0 {
 			continue
 		}
-		root, err := unix.Open("/proc/"+strconv.Itoa(first)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		f, err := procfs.OpenInRoot(first, "var/log/xrdp-sesman.log")
 		if err != nil {
 			continue
 		}
-		fd, err := unix.Openat2(root, "var/log/xrdp-sesman.log", &unix.OpenHow{
-			Flags: unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
-		unix.Close(root)
-		if err != nil {
-			continue
-		}
-		out = append(out, d.tail.Read(in.Name, os.NewFile(uintptr(fd), "xrdp-sesman.log"))...)
+		out = append(out, d.tail.Read(in.Name, f)...)
 	}
 	return out
 }

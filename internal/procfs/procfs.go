@@ -7,12 +7,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoProcess reports that no process has the pid.
@@ -256,21 +259,60 @@ func SocketInodes(pid int) []uint64 {
 	return out
 }
 
-// UserName returns the name of uid as the passwd file under root says
-// ("/" for the host, "/proc/PID/root" for a container's), or the number when
-// the file does not name it.
-func UserName(root string, uid int) string {
-	b, err := os.ReadFile(root + "/etc/passwd")
-	if err == nil {
-		want := strconv.Itoa(uid)
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Split(line, ":")
-			if len(f) >= 3 && f[2] == want {
-				return f[0]
+// UserNames maps uids to account names as the passwd file of the process
+// rootPID's root says (0: the host's; a container's first process: the
+// container's). It reads that file once, inside that root (see OpenInRoot).
+func UserNames(rootPID int) map[int]string {
+	names := map[int]string{}
+	var f *os.File
+	var err error
+	if rootPID == 0 {
+		f, err = os.OpenFile("/etc/passwd", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	} else {
+		f, err = OpenInRoot(rootPID, "etc/passwd")
+	}
+	if err != nil {
+		return names
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	if err != nil {
+		return names
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 3 {
+			if uid, err := strconv.Atoi(f[2]); err == nil {
+				if _, dup := names[uid]; !dup {
+					names[uid] = f[0]
+				}
 			}
 		}
 	}
-	return strconv.Itoa(uid)
+	return names
+}
+
+// OpenInRoot opens path, relative to the root of process rootPID (a
+// container's first process), for reading: symlinks in there resolve inside
+// that root, never to the host's files, and it must be a regular file (a FIFO
+// or device there could block or never end a read).
+func OpenInRoot(rootPID int, path string) (*os.File, error) {
+	root, err := unix.Open("/proc/"+strconv.Itoa(rootPID)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, path, &unix.OpenHow{
+		Flags: unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("procfs: %s in the root of pid %d is not a regular file", path, rootPID)
+	}
+	return f, nil
 }
 
 var (

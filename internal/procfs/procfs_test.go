@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -141,5 +143,26 @@ func TestExeOfReplacedProgram(t *testing.T) {
 	id := Identity{PID: cmd.Process.Pid, StartTime: st, Exe: prog}
 	if exe, err := Exe(id.PID); err != nil || exe != prog || !id.Matches() {
 		t.Fatalf("after the file went: Exe = %q, %v; Matches = %v", exe, err, id.Matches())
+	}
+}
+
+// TestUserNames: the host's passwd file names root, and OpenInRoot refuses
+// what is not a regular file (a FIFO would block the pass that reads it).
+func TestUserNames(t *testing.T) {
+	if got := UserNames(0)[0]; got != "root" {
+		t.Fatalf("UserNames(0)[0] = %q, want root", got)
+	}
+	fifo := filepath.Join(t.TempDir(), "passwd")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := OpenInRoot(os.Getpid(), strings.TrimPrefix(fifo, "/")); err == nil {
+		f.Close()
+		t.Error("OpenInRoot opened a FIFO")
+	}
+	if f, err := OpenInRoot(os.Getpid(), "etc/passwd"); err != nil {
+		t.Errorf("OpenInRoot of etc/passwd: %v", err)
+	} else {
+		f.Close()
 	}
 }
