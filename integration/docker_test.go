@@ -515,7 +515,9 @@ func TestDockerDesktopLogin(t *testing.T) {
 	if code, out := h.planCode(); code != 2 || !strings.Contains(out, "will be drained, then replaced (1 live session)") || !strings.Contains(out, "alice's session") {
 		t.Fatalf("plan of an image change with a live session: exit %d\n%s", code, out)
 	}
-	h.mustApply()
+	if out := h.mustApply(); !strings.Contains(out, "draining before its replace") || !strings.Contains(out, "0 replaced, 0 updated, 0 destroyed, 1 draining") {
+		t.Fatalf("apply of the drain before the replace says:\n%s", out)
+	}
 	if now, _ := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); now.Container.ID != in.Container.ID {
 		t.Fatal("the container was replaced under a live session")
 	}

@@ -225,7 +225,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := r.Apply(ctx, s, p)
 	fmt.Fprintln(stdout)
-	draining := 0
+	draining, drainingFirst := 0, 0 // drains of removed servers, and drains before a replace
 	for _, o := range res.Outcomes {
 		c := o.Change
 		for _, ses := range o.Ended {
@@ -240,6 +240,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case o.Instance != nil:
 			fmt.Fprintf(stdout, "%s: %s (%s %s, port %d)\n", c.Server, done, c.Driver, o.Instance.ID, o.Instance.Config.Port)
+		case c.Action == reconciler.Drain && c.Then == reconciler.Replace:
+			drainingFirst++
+			fmt.Fprintf(stdout, "%s: draining before its replace; its %d live sessions go on\n", c.Server, c.Sessions)
 		case c.Action == reconciler.Drain:
 			draining++
 			fmt.Fprintf(stdout, "%s: draining; its %d live sessions go on\n", c.Server, c.Sessions)
@@ -259,9 +262,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	// A drain is counted with the destroys in a plan (it ends in one), but
 	// after apply the server is still there: say so.
 	fmt.Fprintf(stdout, "\nApply complete! Servers: %d created, %d replaced, %d updated, %d destroyed",
-		p.Summary.Create, p.Summary.Replace, p.Summary.Update, p.Summary.Delete-draining)
-	if draining > 0 {
-		fmt.Fprintf(stdout, ", %d draining", draining)
+		p.Summary.Create, p.Summary.Replace-drainingFirst, p.Summary.Update, p.Summary.Delete-draining)
+	if draining+drainingFirst > 0 {
+		fmt.Fprintf(stdout, ", %d draining", draining+drainingFirst)
 	}
 	fmt.Fprintln(stdout, ".")
 	return exitOK
