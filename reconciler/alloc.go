@@ -20,21 +20,34 @@ import (
 func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, problems map[string]string) {
 	ports = make(map[string]int, len(s.Servers))
 	problems = map[string]string{}
-	claimed := map[int][]string{} // port -> the addresses it is claimed on
-	claim := func(addr string, port int) { claimed[port] = append(claimed[port], addr) }
-	isClaimed := func(addr string, port int) bool {
-		for _, a := range claimed[port] {
-			if spec.AddressesOverlap(a, addr) {
-				return true
+	// A claim is live when its listener or its sessions outlast this pass's
+	// stops: a server that drains, or whose replace waits for its sessions.
+	type claimant struct {
+		name, addr string
+		live       bool
+	}
+	claimed := map[int][]claimant{} // port -> who has it, on which address
+	claimLive := func(name, addr string, port int, live bool) {
+		claimed[port] = append(claimed[port], claimant{name, addr, live})
+	}
+	claim := func(name, addr string, port int) { claimLive(name, addr, port, true) }
+	claimedBy := func(name, addr string, port int, liveOnly bool) string { // another server, or ""
+		for _, c := range claimed[port] {
+			if c.name != name && (c.live || !liveOnly) && spec.AddressesOverlap(c.addr, addr) {
+				return c.name
 			}
 		}
-		return false
+		return ""
 	}
+	isClaimed := func(name, addr string, port int) bool { return claimedBy(name, addr, port, false) != "" }
 	// Ports of our instances that are no longer in the spec stay out of reach
-	// this pass: their listener may be draining.
+	// this pass: their listener may be draining. So do those of servers whose
+	// replace waits for their sessions (see holdReplace): they keep their port
+	// until then, whatever the spec now says.
 	for _, in := range obs.Instances {
-		if !ix.declared(in.Name) {
-			claim(in.Config.Address, in.Config.Port)
+		sessions := obs.Sessions[in.Name] > 0
+		if !ix.declared(in.Name) || (sessions && !obs.KeepsSessions[in.Driver]) {
+			claimLive(in.Name, in.Config.Address, in.Config.Port, sessions)
 		}
 	}
 
@@ -47,12 +60,16 @@ func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, pro
 			problems[srv.Name] = fmt.Sprintf("port %d on %s is held by %s, which lucid-rdp does not own; free the port or choose another", srv.Port, srv.Address, holder)
 			continue
 		}
+		if other := claimedBy(srv.Name, srv.Address, srv.Port, true); other != "" {
+			problems[srv.Name] = fmt.Sprintf("port %d on %s is still held by server %s, whose live sessions keep it (it drains); it is free once they end or its drain_timeout passes", srv.Port, srv.Address, other)
+			continue
+		}
 		ports[srv.Name] = srv.Port
-		claim(srv.Address, srv.Port)
+		claim(srv.Name, srv.Address, srv.Port)
 	}
 
 	usable := func(srv *spec.Server, r *spec.PortRange, port int) bool {
-		if port == 0 || !r.Contains(port) || isClaimed(srv.Address, port) {
+		if port == 0 || !r.Contains(port) || isClaimed(srv.Name, srv.Address, port) {
 			return false
 		}
 		_, held := ix.heldBy(srv.Address, port)
@@ -76,7 +93,7 @@ func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, pro
 			continue
 		}
 		ports[srv.Name] = kept
-		claim(srv.Address, kept)
+		claim(srv.Name, srv.Address, kept)
 	}
 	// Then the lowest free port for the rest. next remembers, per range and
 	// address, the lowest port not yet found unusable.
@@ -92,7 +109,7 @@ func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, pro
 		for ; p <= r.To; p++ {
 			if usable(srv, r, p) {
 				ports[srv.Name] = p
-				claim(srv.Address, p)
+				claim(srv.Name, srv.Address, p)
 				break
 			}
 		}
