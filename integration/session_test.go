@@ -172,12 +172,16 @@ func TestProcessDrainAttribute(t *testing.T) {
 	need(t, "Xvfb", "xfreerdp", "startxfce4")
 	fay := hostUser(t, "lucid-it-fay", "Fay-pw-6")
 	t.Cleanup(func() { endSessions(t, fay) })
+	// e is created drained: its sesman runs, no listener ever does.
 	spec := func(drain bool) string {
-		return fmt.Sprintf("server \"d\" {\n  port  = PORT+1\n  drain = %v\n}\n", drain)
+		return fmt.Sprintf("server \"d\" {\n  port  = PORT+1\n  drain = %v\n}\n\nserver \"e\" {\n  port  = PORT+2\n  drain = true\n}\n", drain)
 	}
 	port := h.base + 1
 	h.write(spec(false))
 	h.mustApply()
+	if listening(t, h.base+2) || h.fullRecord("e").PID != 0 || h.fullRecord("e").Sesman == nil {
+		t.Fatalf("e, created drained, has a listener (or no sesman): %+v", h.fullRecord("e"))
+	}
 	desktopScreen(t).login(t, port, "lucid-it-fay", "Fay-pw-6")
 	waitFor(t, 60*time.Second, "fay's session", func() bool { return serverSideConns(t, port) == 1 && runs(fay, "Xorg") })
 	sesman := h.fullRecord("d").Sesman

@@ -167,7 +167,6 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 			if in.Hash == want.Config.Hash() {
 				cfg = nil
 			}
-			_, drained := obs.State.Draining[srv.Name]
 			if len(cfg) > 0 {
 				hold, end := p.holdReplace(obs, ix, in, sessions, reasonOf(cfg), cfg, now)
 				if hold {
@@ -175,11 +174,6 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 				}
 				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions, End: end,
 					Reason: reasonOf(cfg) + endReason(end, in), Diffs: append(cfg, settingsDiffs(in.Settings, want.Settings)...)})
-			} else if drained && !want.Settings.Drain {
-				// Drained for a replace that an edit since has called off.
-				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Update, Before: in, After: &want, Sessions: sessions,
-					Reason: "the replace it was drained for is no longer called for: it takes new sessions again",
-					Diffs:  append([]Diff{{Field: "drain", Before: "true", After: "false"}}, settingsDiffs(in.Settings, want.Settings)...)})
 			} else if set := settingsDiffs(in.Settings, want.Settings); len(set) > 0 {
 				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Update, Before: in, After: &want, Sessions: sessions,
 					Reason: reasonOf(set), Diffs: set})

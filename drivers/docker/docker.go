@@ -504,37 +504,56 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 // drained: it is left running, taking new sessions, until its sessions end.
 const LabelDrain = "io.lucid-rdp.drain"
 
-// signalListener sends sig to the first process of each running container of
-// server name whose image can drain, and reports whether any could.
-func (d *Driver) signalListener(ctx context.Context, name, sig string) (bool, error) {
+// running returns the first running container of server name, inspected,
+// or nil when none runs.
+func (d *Driver) running(ctx context.Context, name string) (*container.InspectResponse, error) {
 	ids, err := d.owned(ctx, name)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	drained := false
 	for _, id := range ids {
-		in, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-		if err != nil || in.Container.State == nil || !in.Container.State.Running || in.Container.Config == nil {
-			continue
+		res, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err == nil && res.Container.State != nil && res.Container.State.Running && res.Container.Config != nil {
+			return &res.Container, nil
 		}
-		if in.Container.Config.Labels[LabelDrain] != "signals" {
-			d.Log.Warn("the server's image cannot drain (no "+LabelDrain+"=signals label): it takes new sessions until its live ones end",
-				"server", name, "image", in.Container.Config.Image)
-			continue
-		}
-		if _, err := d.cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: sig}); err != nil {
-			return drained, fmt.Errorf("docker: %s: %s: %w", name, sig, err)
-		}
-		drained = true
 	}
-	return drained, nil
+	return nil, nil
+}
+
+// drainListener stops (drain) or starts again (!drain) the listener of the
+// running container ctr, and reports whether it could: its image must have
+// LabelDrain.
+func (d *Driver) drainListener(ctx context.Context, name string, ctr *container.InspectResponse, drain bool) (bool, error) {
+	if ctr.Config.Labels[LabelDrain] != "signals" {
+		d.Log.Warn("the server's image cannot drain (no "+LabelDrain+"=signals label): it takes new sessions until its live ones end",
+			"server", name, "image", ctr.Config.Image)
+		return false, nil
+	}
+	sig := map[bool]string{true: "SIGUSR1", false: "SIGUSR2"}[drain]
+	if _, err := d.cli.ContainerKill(ctx, ctr.ID, client.ContainerKillOptions{Signal: sig}); err != nil {
+		return false, fmt.Errorf("docker: %s: %s: %w", name, sig, err)
+	}
+	return true, nil
 }
 
 // Drain implements drivers.Drainer: the container's listener stops, its
-// sessions and the container go on.
+// sessions and the container go on. settings.json records it (Drain), so
+// List reports a drained server, and an update that does not ask for a
+// drain (a replace called off) takes new sessions again.
 func (d *Driver) Drain(ctx context.Context, name string) error {
-	_, err := d.signalListener(ctx, name, "SIGUSR1")
-	return err
+	ctr, err := d.running(ctx, name)
+	if err != nil || ctr == nil {
+		return err
+	}
+	if drained, err := d.drainListener(ctx, name, ctr, true); err != nil || !drained {
+		return err
+	}
+	set, err := d.readSettings(name)
+	if err != nil {
+		return fmt.Errorf("docker: drain %s: %w", name, err)
+	}
+	set.Drain = true
+	return d.writeSettings(name, set)
 }
 
 // sesmanINI renders the sesman.ini of a container: Debian's port and
@@ -557,30 +576,38 @@ func sesmanINI(want drivers.Desired) []byte {
 // found in the host's process table under the container's first process, is
 // sent SIGHUP with its identity checked.
 func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
-	dir := filepath.Join(d.Dir, want.Name)
-	// Drained or not, as the spec says: both signals are idempotent, and an
-	// update also ends a drain for a replace that an edit called off.
-	sig := map[bool]string{true: "SIGUSR1", false: "SIGUSR2"}[want.Settings.Drain]
-	if _, err := d.signalListener(ctx, want.Name, sig); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), sesmanINI(want), 0o644); err != nil {
+	old, _ := d.readSettings(want.Name)
+	if err := os.WriteFile(filepath.Join(d.Dir, want.Name, "sesman.ini"), sesmanINI(want), 0o644); err != nil {
 		return fmt.Errorf("docker: update %s: %w", want.Name, err)
 	}
+	ctr, err := d.running(ctx, want.Name)
+	if err != nil {
+		return err
+	}
+	if ctr != nil {
+		if old.Drain != want.Settings.Drain {
+			if _, err := d.drainListener(ctx, want.Name, ctr, want.Settings.Drain); err != nil {
+				return err
+			}
+		}
+		if err := d.reloadSesman(want.Name, ctr.State.Pid); err != nil {
+			return err
+		}
+	}
+	// The settings last: ones that say "updated" before the container has
+	// them would never be updated again.
 	if err := d.writeSettings(want.Name, want.Settings); err != nil {
 		return fmt.Errorf("docker: update %s: %w", want.Name, err)
 	}
-	ids, err := d.owned(ctx, want.Name)
-	if err != nil || len(ids) == 0 {
-		return err // not running: the next start reads the new file
-	}
+	return nil
+}
+
+// reloadSesman sends SIGHUP to the main xrdp-sesman of the container whose
+// first process is first, with its identity checked.
+func (d *Driver) reloadSesman(name string, first int) error {
 	snap, err := procfs.Snapshot()
 	if err != nil {
-		return fmt.Errorf("docker: update %s: %w", want.Name, err)
-	}
-	first := d.firstPID(ctx, ids[0], snap)
-	if first <= 0 {
-		return nil // not running
+		return fmt.Errorf("docker: update %s: %w", name, err)
 	}
 	for _, p := range snap.Tree(first) {
 		parent, _ := snap.Get(p.PPID)
@@ -592,9 +619,9 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 			continue
 		}
 		if _, err := procfs.Signal(procfs.Identity{PID: p.PID, StartTime: p.StartTime, Exe: exe}, unix.SIGHUP); err != nil {
-			return fmt.Errorf("docker: update %s: reload sesman: %w", want.Name, err)
+			return fmt.Errorf("docker: update %s: reload sesman: %w", name, err)
 		}
-		d.Log.Debug("sesman reloaded", "server", want.Name, "pid", p.PID)
+		d.Log.Debug("sesman reloaded", "server", name, "pid", p.PID)
 	}
 	return nil
 }

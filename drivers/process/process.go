@@ -326,6 +326,21 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		}
 	}
 
+	if want.Settings.Drain && rec.Sesman != nil {
+		// Drained from the start: the sesman alone, for the sessions it
+		// already has, and no listener to take new ones.
+		if err := d.writeRecord(rec); err != nil {
+			return drivers.Instance{}, fmt.Errorf("process: %s: write record: %w", want.Name, err)
+		}
+		if err := waitListening(ctx, rec.SesmanPort, sesmanDone); err != nil {
+			return drivers.Instance{}, fmt.Errorf("process: %s: xrdp-sesman: %w: %s", want.Name, err, tail(dir, "sesman.out", "xrdp-sesman.log"))
+		}
+		if w := d.watching(); w != nil {
+			d.watchRecord(w, rec)
+		}
+		return rec.instance(), nil
+	}
+
 	logFile := filepath.Join(dir, "xrdp.log")
 	ini := filepath.Join(dir, "xrdp.ini")
 	if err := atomicfile.Replace(ini, xrdpconf.XrdpINI(want.Name, xrdpconf.ListenURL(c.Address, c.Port), c, c.Certificate, c.Key, logFile), 0o644); err != nil {
@@ -360,11 +375,6 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		d.watchRecord(w, rec)
 	}
 	d.Log.Debug("started", "server", want.Name, "pid", id.PID, "port", c.Port, "sesman_port", rec.SesmanPort, "display_offset", rec.DisplayOffset)
-	if want.Settings.Drain && rec.Sesman != nil { // created drained: the sesman alone, for sessions it already has
-		if err := d.Stop(ctx, want.Name, 5*time.Second, false); err != nil {
-			return drivers.Instance{}, err
-		}
-	}
 	return rec.instance(), nil
 }
 
@@ -615,7 +625,7 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 		if err := d.writeRecord(r); err != nil || !drain {
 			return err
 		}
-		return d.Stop(ctx, want.Name, 5*time.Second, false)
+		return d.Drain(ctx, want.Name)
 	}
 	if err := d.allocate(want.Name, r, r, true, nil); err != nil {
 		return err
@@ -630,7 +640,7 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 		return fmt.Errorf("process: update %s: %w", want.Name, err)
 	}
 	if drain { // recorded first: a drained server without a listener is not down
-		return d.Stop(ctx, want.Name, 5*time.Second, false)
+		return d.Drain(ctx, want.Name)
 	}
 	return nil
 }

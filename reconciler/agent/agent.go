@@ -566,7 +566,7 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 			if in.State == drivers.StateRunning {
 				ss.State = "up"
 			}
-			if _, drained := p.Draining[srv.Name]; (drained || in.Settings.Drain) && in.State == drivers.StateRunning {
+			if in.Settings.Drain && in.State == drivers.StateRunning { // drain = true, or drained for a replace
 				ss.State = "draining"
 			}
 		}
