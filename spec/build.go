@@ -38,6 +38,11 @@ type builder struct {
 
 	usersFiles map[string]usersFile   // by path: each file is read once per spec
 	mayRead    func(path string) bool // which users files may be read; nil: any
+	// request: the spec came from a request (POST /v1/plan), not from the
+	// operator's file. Nothing of the host is looked at for it (its agent
+	// block is replaced by the running one, and a stat of a path the request
+	// names would tell the requester whether root can see that file).
+	request bool
 }
 
 func (b *builder) errorAt(subject *hcl.Range, summary, detail string, args ...any) {
@@ -213,14 +218,14 @@ func (b *builder) buildAgent(raw *agentBlock) {
 				"parallelism is %d; it must be 1 to %d.", a.Parallelism, MaxParallelism)
 		}
 	}
-	if raw.StateDir != nil && *raw.StateDir != "" {
+	if raw.StateDir != nil && *raw.StateDir != "" && !b.request {
 		if msg := unsafeStateDir(a.StateDir); msg != "" {
 			b.errorAt(attrRange(raw.Body, "state_dir", raw.DefRange), "Invalid state_dir", "state_dir = %q: %s", a.StateDir, msg)
 		}
 	}
 	if raw.TokenFile != nil {
 		a.TokenFile = b.path(*raw.TokenFile)
-		if msg := badTokenFile(a.TokenFile); msg != "" {
+		if msg := badTokenFile(a.TokenFile); msg != "" && !b.request {
 			b.errorAt(attrRange(raw.Body, "token_file", raw.DefRange), "Invalid token_file", "token_file = %q: %s", a.TokenFile, msg)
 		}
 	}
@@ -539,7 +544,7 @@ func (b *builder) mergeAccounts(s *Server, raw *serverBlock, l layers) {
 			b.errorAt(at, "Invalid home", "home must name a host folder; remove it to keep homes in the volume lucid-rdp-NAME-home.")
 		case s.Home == "/":
 			b.errorAt(at, "Invalid home", "home = %q would give the container the host's whole file system; name a folder of its own.", *v)
-		case err == nil && !st.IsDir():
+		case err == nil && !st.IsDir() && !b.request:
 			b.errorAt(at, "Invalid home", "home %s exists and is not a folder.", s.Home)
 		}
 	}

@@ -84,7 +84,7 @@ func parse(filename string, src []byte, mayRead func(string) bool) (*Spec, hcl.D
 	if err != nil {
 		dir = filepath.Dir(filename)
 	}
-	b := &builder{dir: dir, spec: &Spec{Filename: filename, Dir: dir, Source: src}, mayRead: mayRead}
+	b := &builder{dir: dir, spec: &Spec{Filename: filename, Dir: dir, Source: src}, mayRead: mayRead, request: mayRead != nil}
 	b.build(&raw)
 	diags = append(diags, b.diags...)
 	if diags.HasErrors() {

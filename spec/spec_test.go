@@ -542,3 +542,16 @@ func TestBoundsReadStringsAsHCLDoes(t *testing.T) {
 		t.Error("brackets inside an interpolation were not counted")
 	}
 }
+
+// TestParseRequestLooksAtNoHostPath: a spec from a request is not checked
+// against the host's files (its agent block is replaced by the running one),
+// so a request cannot learn whether a path exists from the diagnostics.
+func TestParseRequestLooksAtNoHostPath(t *testing.T) {
+	src := []byte("agent {\n  listen     = \"0.0.0.0:8090\"\n  token_file = \"/root/.no-such-key\"\n  state_dir  = \"/var/lib/no-such-folder/x\"\n}\n")
+	if _, diags := ParseRequest("request.hcl", src, nil); diags.HasErrors() {
+		t.Fatalf("a request's agent block was checked against the host: %v", diags)
+	}
+	if _, diags := Parse("lucid-rdp.hcl", src); !diags.HasErrors() {
+		t.Fatal("the operator's own spec was not checked against the host")
+	}
+}
