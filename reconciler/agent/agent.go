@@ -75,6 +75,7 @@ type Agent struct {
 	wakeAt    time.Time      // when the last plan changes by the clock alone (loop only)
 	usage     *usage
 	started   int           // passes begun
+	lastStart time.Time     // when the last pass began
 	ended     int           // passes finished
 	passDone  chan struct{} // closed, and made anew, when a pass ends
 	unlock    func()        // lets go of the state folder
@@ -120,13 +121,23 @@ func New(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// freshPass asks for a pass and waits, at most until limit, for one that
-// began after the call to end: its look at the host is newer than the caller.
+// freshEnough is how old a pass may be for freshPass.
+const freshEnough = time.Second
+
+// freshPass waits, at most until limit, for a pass that began at most
+// freshEnough before the call to end, asking for one when none did: its look
+// at the host is about as new as the caller. A client that polls thus starts
+// at most one pass a second.
 func (a *Agent) freshPass(ctx context.Context, limit time.Duration) {
 	a.mu.Lock()
-	want := a.started + 1
+	want, recent := a.started+1, time.Since(a.lastStart) < freshEnough
+	if recent {
+		want = a.started // the pass under way, or the last one
+	}
 	a.mu.Unlock()
-	a.poke()
+	if !recent {
+		a.poke()
+	}
 	deadline := time.After(limit)
 	for {
 		a.mu.Lock()
@@ -176,13 +187,15 @@ func (a *Agent) reload(force bool) (bool, error) {
 		niced(func() {
 			parsed, diags = spec.Parse(a.cfg.SpecPath, src)
 			if diags.HasErrors() {
-				text = describeDiagnostics(a.cfg.SpecPath, src, diags)
+				var buf bytes.Buffer // the first few, and a count: a broken edit may hold thousands
+				_ = spec.WriteDiagnostics(&buf, diags, map[string][]byte{a.cfg.SpecPath: src}, 100, false)
+				text = buf.String()
 			}
 		})
 		if diags.HasErrors() {
 			logged := 0
 			for _, d := range diags {
-				if d.Subject != nil && d.Severity == hcl.DiagError && logged < maxDiagnostics {
+				if d.Subject != nil && d.Severity == hcl.DiagError && logged < spec.MaxShownDiagnostics {
 					logged++
 					a.log.Error("spec not loaded", "file", d.Subject.Filename, "line", d.Subject.Start.Line,
 						"column", d.Subject.Start.Column, "error", d.Summary, "detail", d.Detail)
@@ -218,35 +231,18 @@ func (a *Agent) reload(force bool) (bool, error) {
 	return true, nil
 }
 
-// maxDiagnostics is how many diagnostics of a refused edit are logged and
-// kept for /v1/status; the rest are counted.
-const maxDiagnostics = 20
-
-// describeDiagnostics renders at most maxDiagnostics of diags with their
-// source lines, and says how many more there were.
-func describeDiagnostics(path string, src []byte, diags hcl.Diagnostics) string {
-	shown := diags
-	if len(shown) > maxDiagnostics {
-		shown = shown[:maxDiagnostics]
-	}
-	var buf bytes.Buffer
-	_ = spec.WriteDiagnostics(&buf, shown, map[string][]byte{path: src}, 100, false)
-	if more := len(diags) - len(shown); more > 0 {
-		fmt.Fprintf(&buf, "and %d more\n", more)
-	}
-	return buf.String()
-}
-
 // usersFilesChanged reports whether a users file that s names has other
 // contents now: the spec's bytes alone do not show such an edit.
 func usersFilesChanged(s *spec.Spec) bool {
 	if s == nil {
 		return false
 	}
+	checked := map[string]bool{} // count = 1000 servers may share one file
 	for _, srv := range s.Servers {
-		if srv.UsersFile == "" {
+		if srv.UsersFile == "" || checked[srv.UsersFile] {
 			continue
 		}
+		checked[srv.UsersFile] = true
 		if h, err := spec.UsersFileHash(srv.UsersFile); err != nil || h != srv.UsersHash {
 			return true
 		}
@@ -339,6 +335,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	pass := func() {
 		a.mu.Lock()
 		a.started++
+		a.lastStart = time.Now()
 		a.mu.Unlock()
 		a.pass(ctx)
 		a.mu.Lock()
@@ -432,7 +429,7 @@ func (a *Agent) pass(ctx context.Context) {
 		if rr, ok := d.(drivers.RefusalReporter); ok {
 			for _, r := range rr.Refusals(ctx, obs.Instances) {
 				a.m.rejected.WithLabelValues(r.Server, r.Reason).Inc()
-				a.log.Info("login refused by the server's sesman: sessions.max reached", "server", r.Server, "user", r.User)
+				a.log.Info("login refused by the server's sesman", "server", r.Server, "user", r.User, "reason", r.Reason)
 			}
 		}
 	}
