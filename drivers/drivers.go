@@ -259,3 +259,9 @@ type SessionKeeper interface {
 type Drainer interface {
 	Drain(ctx context.Context, name string) error
 }
+
+// HomeVolume is the name of the volume that holds docker server name's /home
+// when the spec sets no home folder. The docker driver makes it with the
+// server's first container and never removes it: removing a server keeps its
+// users' files (and plans say so).
+func HomeVolume(name string) string { return "lucid-rdp-" + name + "-home" }

@@ -412,7 +412,7 @@ server "kiosk" {
 func TestDockerDesktopLogin(t *testing.T) {
 	ctx := context.Background()
 	const server, user = "desk", "alice"
-	vol := docker.HomeVolume(server)
+	vol := drivers.HomeVolume(server)
 	h, cli := dockerHost(t)
 	need(t, "Xvfb", "xfreerdp")
 	needXrdpImage(t, cli)
@@ -594,8 +594,8 @@ func TestDockerHomeFolder(t *testing.T) {
 	if !bound {
 		t.Errorf("/home is not %s: %+v", home, in.Container.Mounts)
 	}
-	if _, err := cli.VolumeInspect(ctx, docker.HomeVolume("booth"), client.VolumeInspectOptions{}); err == nil {
-		t.Errorf("a volume %s was made for a server with a home folder", docker.HomeVolume("booth"))
+	if _, err := cli.VolumeInspect(ctx, drivers.HomeVolume("booth"), client.VolumeInspectOptions{}); err == nil {
+		t.Errorf("a volume %s was made for a server with a home folder", drivers.HomeVolume("booth"))
 	}
 	if err := os.WriteFile(filepath.Join(home, "left-here"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)

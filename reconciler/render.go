@@ -118,14 +118,12 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 }
 
 // dockerHome names where a docker server keeps /home, which removing the
-// server never deletes: its host folder, or the docker driver's volume
-// lucid-rdp-NAME-home (docker.HomeVolume; the integration tests hold the two
-// names together).
+// server never deletes: its host folder, or its volume.
 func dockerHome(in *drivers.Instance) string {
 	if in.Config.Home != "" {
 		return "host folder " + in.Config.Home
 	}
-	return "volume lucid-rdp-" + in.Name + "-home"
+	return "volume " + drivers.HomeVolume(in.Name)
 }
 
 // JSON returns p in the `plan -json` format of DESIGN.md.

@@ -55,10 +55,6 @@ const (
 // ContainerName is the name of server name's container.
 func ContainerName(name string) string { return "lucid-rdp-" + name }
 
-// HomeVolume is the name of the volume that holds server name's /home when
-// the spec sets no home folder. It is made with the server's first container
-// and never removed by lucid-rdp: removing a server keeps its users' files.
-func HomeVolume(name string) string { return "lucid-rdp-" + name + "-home" }
 
 // Paths inside the container.
 const (
@@ -425,7 +421,7 @@ func (d *Driver) home(ctx context.Context, name string, c drivers.Config, dep st
 		}
 		return mount.Mount{Type: mount.TypeBind, Source: c.Home, Target: homePath}, nil
 	}
-	vol := HomeVolume(name)
+	vol := drivers.HomeVolume(name)
 	got, err := d.cli.VolumeInspect(ctx, vol, client.VolumeInspectOptions{})
 	switch {
 	case cerrdefs.IsNotFound(err):
