@@ -159,7 +159,12 @@ func (b *builder) checkRenderedValues() {
 	bad := func(v string) bool {
 		return strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f })
 	}
+	seen := map[hcl.Range]bool{} // the servers of one block (count) say it once
 	for _, srv := range b.spec.Servers {
+		if seen[srv.DefRange] {
+			continue
+		}
+		seen[srv.DefRange] = true
 		fields := map[string]string{"security.certificate": srv.Security.Certificate, "security.key": srv.Security.Key,
 			"users_file": srv.UsersFile, "home": srv.Home, "image": srv.Image}
 		for i, c := range srv.Command {
