@@ -138,15 +138,22 @@ func (b *builder) build(raw *fileBlock) {
 func (b *builder) checkListenOutsideRanges(raw *agentBlock) {
 	host, p, err := net.SplitHostPort(b.spec.Agent.Listen)
 	port, perr := strconv.Atoi(p)
-	if err != nil || perr != nil || raw == nil {
+	if err != nil || perr != nil {
 		return
 	}
-	if host == "" || host == "localhost" {
+	switch host {
+	case "": // every address, as isLoopbackListen reads it
+		host = "0.0.0.0"
+	case "localhost":
 		host = "127.0.0.1"
 	}
 	for _, r := range b.spec.PortRanges {
 		if r.Contains(port) && AddressesOverlap(r.Address, host) {
-			b.errorAt(attrRange(raw.Body, "listen", raw.DefRange), "Listen address in a port range",
+			at := &r.DefRange // the default listen address: the range is what to change
+			if raw != nil {
+				at = attrRange(raw.Body, "listen", raw.DefRange)
+			}
+			b.errorAt(at, "Listen address in a port range",
 				"listen = %q is inside port_range %q (%d-%d), which is for RDP servers; give the API a port outside every range.", b.spec.Agent.Listen, r.Name, r.From, r.To)
 		}
 	}
