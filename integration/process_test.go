@@ -223,3 +223,37 @@ func TestEmptySpecRemovesOnlyOurs(t *testing.T) {
 	}
 	up(t, port)
 }
+
+// TestSavedPlan: `plan -out` then `apply PLAN` carries out that plan, from
+// the spec it was made from (and says which); another -config is refused, and
+// so is a plan whose spec changed since.
+func TestSavedPlan(t *testing.T) {
+	h := newHost(t)
+	h.write("server \"p\" {\n  port = PORT+1\n}\n")
+	planFile := filepath.Join(h.dir, "p.plan")
+	if code, out := h.run("plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan -out: exit %d\n%s", code, out)
+	}
+	other := filepath.Join(h.dir, "other.hcl")
+	if err := os.WriteFile(other, []byte("server \"q\" {\n  port = 1\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := h.run("apply", "-config", other, planFile); code == 0 || !strings.Contains(out, "the plan was made from") {
+		t.Fatalf("apply of the plan with another -config: exit %d\n%s", code, out)
+	}
+	if listening(t, h.base+1) {
+		t.Fatal("a refused apply changed something")
+	}
+	code, out := h.run("apply", planFile)
+	if code != 0 || !strings.Contains(out, "The plan was made from "+filepath.Join(h.dir, "lucid-rdp.hcl")) {
+		t.Fatalf("apply PLAN: exit %d\n%s", code, out)
+	}
+	up(t, h.base+1)
+	if code, out := h.run("plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan -out: exit %d\n%s", code, out)
+	}
+	h.write("server \"p\" {\n  port = PORT+2\n}\n")
+	if code, out := h.run("apply", planFile); code == 0 || !strings.Contains(out, "has changed since the plan was made") {
+		t.Fatalf("apply of a plan whose spec changed: exit %d\n%s", code, out)
+	}
+}

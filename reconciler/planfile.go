@@ -48,9 +48,11 @@ var ErrStalePlan = fmt.Errorf("reconciler: saved plan is stale")
 
 // CheckSaved re-plans s against the live host and returns that plan when it
 // makes the same changes as the saved one, and an error wrapping ErrStalePlan
-// otherwise. Nothing of the file is carried out: a plan file edited by hand
+// otherwise. No change of the file is carried out: a plan file edited by hand
 // (a change for a server the spec does not name, say "../../victim") can only
-// be refused, since the plan that runs is always made afresh.
+// be refused, since the plan that runs is always made afresh from the spec.
+// Which spec that is, the file says (SpecPath); apply shows it, and refuses
+// one that differs from its -config.
 func (sp *SavedPlan) CheckSaved(s *spec.Spec, obs *Observed, now time.Time) (*Plan, error) {
 	if sp.Plan.SpecHash != SpecHash(s) {
 		return nil, fmt.Errorf("%w: %s has changed since the plan was made; run plan again", ErrStalePlan, sp.SpecPath)

@@ -167,8 +167,14 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "lucid-rdp apply: %v\n", err)
 			return exitError
 		}
+		// The plan names the spec it was made from, and only that spec can
+		// carry it out; an operator is shown which one that is.
 		if *config == "" {
 			*config = saved.SpecPath
+			fmt.Fprintf(stdout, "The plan was made from %s.\n", saved.SpecPath)
+		} else if abs, err := filepath.Abs(*config); err != nil || abs != saved.SpecPath {
+			fmt.Fprintf(stderr, "lucid-rdp apply: the plan was made from %s, not %s; nothing was changed\n", saved.SpecPath, *config)
+			return exitError
 		}
 	}
 	if *config == "" {
