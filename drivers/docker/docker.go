@@ -55,7 +55,6 @@ const (
 // ContainerName is the name of server name's container.
 func ContainerName(name string) string { return "lucid-rdp-" + name }
 
-
 // Paths inside the container.
 const (
 	containerPort = "3389/tcp"
