@@ -18,16 +18,20 @@ import (
 )
 
 // serverProc is an xrdp listener or a server's main xrdp-sesman, found by its
-// command line (which names the server's folder) and its listening socket.
+// command line (which names the server's folder), bound to its port or not
+// yet.
 type serverProc struct {
 	server, comm string
-	pid, port    int
+	pid, port    int // port 0: not listening (yet)
 	start        uint64
 }
 
 // serverProcs lists the listeners and main sesmans running from stateDir's
-// server folders: what lucid-rdp started there, tracked or not.
-func serverProcs(t *testing.T, stateDir string) []serverProc {
+// server folders, and the namespace helpers still waiting at their gate:
+// what lucid-rdp started there, tracked or not. A connection process or a
+// per-session sesman (whose parent is a process of the same name) is none of
+// them.
+func serverProcs(t *testing.T, stateDir string) (procs []serverProc, helpers []int) {
 	t.Helper()
 	tab, err := socktab.ReadListening()
 	if err != nil {
@@ -42,49 +46,50 @@ func serverProcs(t *testing.T, stateDir string) []serverProc {
 		t.Fatal(err)
 	}
 	prefix := filepath.Join(stateDir, "servers") + "/"
-	var out []serverProc
 	for _, p := range snap.All() {
-		if p.Comm != "xrdp" && p.Comm != "xrdp-sesman" {
-			continue
-		}
 		args, err := procfs.Cmdline(p.PID)
-		if err != nil || !slices.Contains(args, "--config") || !strings.HasPrefix(args[len(args)-1], prefix) {
+		if err != nil || len(args) < 2 {
 			continue
 		}
-		server := filepath.Base(filepath.Dir(args[len(args)-1]))
+		if strings.HasPrefix(args[1], "__lucid-rdp-") && len(args) > 2 && strings.HasPrefix(args[2], prefix) {
+			helpers = append(helpers, p.PID)
+			continue
+		}
+		parent, _ := snap.Get(p.PPID)
+		if (p.Comm != "xrdp" && p.Comm != "xrdp-sesman") || parent.Comm == p.Comm ||
+			!slices.Contains(args, "--config") || !strings.HasPrefix(args[len(args)-1], prefix) {
+			continue
+		}
+		sp := serverProc{server: filepath.Base(filepath.Dir(args[len(args)-1])), comm: p.Comm, pid: p.PID, start: p.StartTime}
 		for _, ino := range procfs.SocketInodes(p.PID) {
 			if n, ok := port[ino]; ok {
-				out = append(out, serverProc{server: server, comm: p.Comm, pid: p.PID, port: n, start: p.StartTime})
+				sp.port = n
 				break
 			}
 		}
+		procs = append(procs, sp)
 	}
-	return out
-}
-
-// fullRecord is what a process record says of both processes.
-type fullRecord struct {
-	procfs.Identity
-	Sesman *procfs.Identity `json:"sesman"`
+	return procs, helpers
 }
 
 // untracked returns the listeners and sesmans under stateDir that no record
-// names (pid and start time), and servers with more than one of either.
+// names (pid and start time), servers with more than one of either, and
+// helpers that outlived their gate.
 func untracked(t *testing.T, stateDir string) (orphans, duplicates []string) {
 	t.Helper()
 	seen := map[string]int{}
-	for _, p := range serverProcs(t, stateDir) {
+	procs, helpers := serverProcs(t, stateDir)
+	for _, p := range procs {
 		seen[p.server+" "+p.comm]++
-		var r fullRecord
-		b, err := os.ReadFile(filepath.Join(stateDir, "servers", p.server, "record.json"))
-		if err == nil {
-			err = json.Unmarshal(b, &r)
-		}
+		r, err := readRecord(stateDir, p.server)
 		tracked := err == nil && ((p.comm == "xrdp" && r.PID == p.pid && r.StartTime == p.start) ||
 			(p.comm == "xrdp-sesman" && r.Sesman != nil && r.Sesman.PID == p.pid && r.Sesman.StartTime == p.start))
 		if !tracked {
 			orphans = append(orphans, fmt.Sprintf("%s %s pid %d on port %d", p.server, p.comm, p.pid, p.port))
 		}
+	}
+	for _, pid := range helpers {
+		orphans = append(orphans, fmt.Sprintf("namespace helper pid %d, still at its gate", pid))
 	}
 	for k, n := range seen {
 		if n > 1 {
@@ -101,7 +106,8 @@ func endUntracked(t *testing.T, stateDir string) {
 	if len(orphans) == 0 {
 		return
 	}
-	for _, p := range serverProcs(t, stateDir) {
+	procs, _ := serverProcs(t, stateDir)
+	for _, p := range procs {
 		_, _ = procfs.Terminate(context.Background(), procfs.Identity{PID: p.pid, StartTime: p.start, Exe: exeOf(p.pid)}, time.Second)
 	}
 }
@@ -179,7 +185,8 @@ server "desk" {
 		t.Fatalf("after converging: untracked %v, duplicated %v", orphans, dups)
 	}
 	per := map[string]int{}
-	for _, p := range serverProcs(t, stateDir) {
+	procs, _ := serverProcs(t, stateDir)
+	for _, p := range procs {
 		per[p.comm]++
 	}
 	if per["xrdp"] != 18 || per["xrdp-sesman"] != 18 {
@@ -215,7 +222,7 @@ server "desk" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var old fullRecord
+	var old record
 	if err := json.Unmarshal(before, &old); err != nil || old.Sesman == nil {
 		t.Fatalf("record: %v %+v", err, old)
 	}
@@ -236,10 +243,8 @@ server "desk" {
 	if len(orphans) > 0 || len(dups) > 0 {
 		t.Fatalf("untracked %v, duplicated %v", orphans, dups)
 	}
-	var now fullRecord
-	b, _ := os.ReadFile(path)
-	if err := json.Unmarshal(b, &now); err != nil || now.Sesman == nil || now.Sesman.PID != old.Sesman.PID {
-		t.Fatalf("the sesman was not kept: before %+v, now %+v (%v)", old.Sesman, now.Sesman, err)
+	if now := h.record("desk-1"); now.Sesman == nil || now.Sesman.PID != old.Sesman.PID {
+		t.Fatalf("the sesman was not kept: before %+v, now %+v", old.Sesman, now.Sesman)
 	}
 	if got := h.record("desk-1").Config.Port; got != port {
 		t.Fatalf("desk-1 moved from port %d to %d", port, got)
@@ -248,18 +253,4 @@ server "desk" {
 	if _, err := os.Stat(path + ".corrupt"); err != nil {
 		t.Fatalf("the corrupt record was not kept aside: %v", err)
 	}
-}
-
-// fullRecord reads server name's record, both identities.
-func (h *host) fullRecord(name string) fullRecord {
-	h.t.Helper()
-	var r fullRecord
-	b, err := os.ReadFile(filepath.Join(h.dir, "state", "servers", name, "record.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &r)
-	}
-	if err != nil {
-		h.t.Fatalf("record of %s: %v", name, err)
-	}
-	return r
 }

@@ -75,10 +75,18 @@ server "b" {
 	a := h.startAgent(api)
 	waitFor(t, 10*time.Second, "both servers", func() bool { return answers(h.base+1) && answers(h.base+2) })
 
-	// A wrong password gets no session and no count.
+	// A wrong password gets no session and no count, while the refused
+	// client is still connected.
 	wrong := desktopScreen(t)
 	wrong.login(t, h.base+2, "lucid-it-bob", "not-the-password")
-	time.Sleep(5 * time.Second)
+	bLog := filepath.Join(h.dir, "state", "servers", "b", "xrdp-sesman.log")
+	waitFor(t, 30*time.Second, "b's sesman to refuse the wrong password", func() bool {
+		b, _ := os.ReadFile(bLog)
+		return strings.Contains(string(b), "pam_authenticate failed")
+	})
+	if serverSideConns(t, h.base+2) != 1 {
+		t.Fatal("the refused client is not connected: the check below would prove nothing")
+	}
 	if _, ok := sessionOf(a.sessionsJSON(t), "b", "lucid-it-bob"); ok || runs(bob, "Xorg") {
 		t.Fatal("a wrong password got a session")
 	}

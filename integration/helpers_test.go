@@ -152,23 +152,31 @@ func (h *host) planCode() (int, string) {
 	return h.run("plan", "-detailed-exitcode", "-no-color")
 }
 
-// record is the part of a process record the tests look at.
+// record is the part of a process record the tests look at: both processes
+// and the port.
 type record struct {
 	procfs.Identity
+	Sesman *procfs.Identity `json:"sesman"`
 	Config struct {
 		Port int `json:"port"`
 	} `json:"config"`
 }
 
+// readRecord reads server name's record in stateDir.
+func readRecord(stateDir, name string) (record, error) {
+	var r record
+	b, err := os.ReadFile(filepath.Join(stateDir, "servers", name, "record.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	return r, err
+}
+
 func (h *host) record(name string) record {
 	h.t.Helper()
-	b, err := os.ReadFile(filepath.Join(h.dir, "state", "servers", name, "record.json"))
+	r, err := readRecord(filepath.Join(h.dir, "state"), name)
 	if err != nil {
 		h.t.Fatalf("record of %s: %v", name, err)
-	}
-	var r record
-	if err := json.Unmarshal(b, &r); err != nil {
-		h.t.Fatal(err)
 	}
 	return r
 }
