@@ -27,7 +27,6 @@ func serverSideConns(t *testing.T, port int) int {
 	return n
 }
 
-
 // TestLiveSessionSurvivesReplaceAndDrain: a real client's logged-in session is
 // counted in the plan, goes on through a replace and through the removal of
 // its server (drain), and once it ends the drained server is destroyed.
