@@ -37,7 +37,7 @@ run: setup build
 	exec $(BIN) agent -config lucid-rdp.hcl
 
 test: setup-test lint
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 lint:
 	@unformatted=$$(gofmt -l .); \

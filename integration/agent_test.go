@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -155,8 +156,6 @@ func (a *runningAgent) metric(t *testing.T, name string) string {
 	return ""
 }
 
-// answers reports whether port answers RDP now.
-func answers(port int) bool { return probeOK(port) }
 
 // TestAgentFollowsEdits: a rename save, an in-place write and a `git checkout`
 // each converge the host without any command.
@@ -177,11 +176,11 @@ func TestAgentFollowsEdits(t *testing.T) {
 
 	// 1. Rename over the file, as vim and git do.
 	h.renameRaw(spec("server \"a\" {\n  port = PORT+1\n}\n\nserver \"b\" {\n  port = PORT+2\n}\n"))
-	waitFor(t, 5*time.Second, "b after a rename save", func() bool { return answers(h.base + 2) })
+	waitFor(t, 5*time.Second, "b after a rename save", func() bool { return probeOK(h.base + 2) })
 
 	// 2. Write in place (truncate + write, as `sed -i`-less editors and `>` do).
 	h.writeRaw(spec("server \"a\" {\n  port = PORT+1\n}\n\nserver \"b\" {\n  port = PORT+3\n}\n"))
-	waitFor(t, 5*time.Second, "b on its new port after an in-place write", func() bool { return answers(h.base+3) && !listening(t, h.base+2) })
+	waitFor(t, 5*time.Second, "b on its new port after an in-place write", func() bool { return probeOK(h.base+3) && !listening(t, h.base+2) })
 
 	// 3. git checkout of another commit.
 	git := func(args ...string) {
@@ -197,10 +196,10 @@ func TestAgentFollowsEdits(t *testing.T) {
 	git("commit", "-qm", "two servers")
 	h.writeRaw(spec("server \"a\" {\n  port = PORT+1\n}\n\nserver \"c\" {\n  port = PORT+4\n}\n"))
 	git("commit", "-qam", "c instead of b")
-	waitFor(t, 5*time.Second, "c", func() bool { return answers(h.base + 4) })
+	waitFor(t, 5*time.Second, "c", func() bool { return probeOK(h.base + 4) })
 	git("checkout", "-q", "HEAD~1")
 	waitFor(t, 5*time.Second, "b back after git checkout", func() bool {
-		return answers(h.base+3) && !listening(t, h.base+4)
+		return probeOK(h.base+3) && !listening(t, h.base+4)
 	})
 	if st := a.status(t); st["spec"].(map[string]any)["error"] != nil {
 		t.Errorf("spec error after good edits: %v", st["spec"])
@@ -230,14 +229,14 @@ func TestAgentKeepsLastGoodSpec(t *testing.T) {
 		t.Errorf("status spec.error does not name file and line: %q", errText)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if h.record("a").PID != pid || !answers(h.base+1) {
+	if h.record("a").PID != pid || !probeOK(h.base+1) {
 		t.Fatal("a broken edit touched the host")
 	}
 
 	fixed := h.agentBlock(api, "") + fmt.Sprintf("server \"a\" {\n  port = %d\n}\n\nserver \"b\" {\n  port = %d\n}\n", h.base+1, h.base+2)
 	h.writeRaw(fixed)
 	waitFor(t, 5*time.Second, "recovery after the fix", func() bool {
-		return answers(h.base+2) && a.metric(t, "lucid_rdp_spec_last_reload_successful") == "1"
+		return probeOK(h.base+2) && a.metric(t, "lucid_rdp_spec_last_reload_successful") == "1"
 	})
 	if h.record("a").PID != pid {
 		t.Error("a was restarted by an unrelated fix")
@@ -257,7 +256,7 @@ func TestAgentRestoresKilledListener(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "a new listener", func() bool {
 		r := h.record("a")
-		return r.PID != old && answers(h.base+1)
+		return r.PID != old && probeOK(h.base+1)
 	})
 	t.Logf("kill -9 -> new listener answering in %v", time.Since(killed))
 	waitFor(t, 2*time.Second, "the restart to be counted", func() bool {
@@ -288,7 +287,7 @@ func TestAgentStopLeavesServers(t *testing.T) {
 	old := pids[0]
 	_ = syscall.Kill(old, syscall.SIGKILL)
 	waitFor(t, 5*time.Second, "the adopted listener to be restored", func() bool {
-		return h.record("a").PID != old && answers(h.base+1)
+		return h.record("a").PID != old && probeOK(h.base+1)
 	})
 }
 
@@ -360,7 +359,7 @@ func TestAgentAPI(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"action": "create"`) || !strings.Contains(body, `"action": "delete"`) {
 		t.Errorf("POST /v1/plan: %d %s", code, body)
 	}
-	if listening(t, h.base+5) || !answers(h.base+1) {
+	if listening(t, h.base+5) || !probeOK(h.base+1) {
 		t.Error("POST /v1/plan changed the host")
 	}
 	code, body = post("server \"z\" {\n  port = 0\n}\n")
@@ -406,14 +405,14 @@ server "kiosk" {
 	var first []string
 	waitFor(t, 20*time.Second, "the kiosk container", func() bool {
 		first = containersNamed(t, cli, name)
-		return len(first) == 1 && answers(h.base+1)
+		return len(first) == 1 && probeOK(h.base+1)
 	})
 	if err := os.WriteFile(users, []byte("alice:"+cryptHash(t, "two")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "the kiosk to be replaced", func() bool {
 		now := containersNamed(t, cli, name)
-		return len(now) == 1 && now[0] != first[0] && answers(h.base+1)
+		return len(now) == 1 && now[0] != first[0] && probeOK(h.base+1)
 	})
 }
 
@@ -426,9 +425,15 @@ func TestOneAgentPerStateFolder(t *testing.T) {
 	a := h.startAgent(api)
 	holder := fmt.Sprintf("lucid-rdp pid %d", a.cmd.Process.Pid)
 
-	second := exec.Command(bin, "agent", "-config", filepath.Join(h.dir, "lucid-rdp.hcl"))
+	// Bounded: a second agent that is not refused would run until killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, bin, "agent", "-config", filepath.Join(h.dir, "lucid-rdp.hcl"))
 	second.Env = append(os.Environ(), "LUCID_RDP_CONFIG=")
 	out, err := second.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("a second agent on the folder was not refused; it ran until killed:\n%s", out)
+	}
 	if err == nil || !strings.Contains(string(out), holder) {
 		t.Fatalf("a second agent on the folder: %v\n%s", err, out)
 	}
@@ -436,7 +441,7 @@ func TestOneAgentPerStateFolder(t *testing.T) {
 	if code == 0 || !strings.Contains(text, holder) {
 		t.Fatalf("apply beside the agent: exit %d\n%s", code, text)
 	}
-	if !answers(h.base + 1) {
+	if !probeOK(h.base + 1) {
 		t.Error("the agent's server went down")
 	}
 }

@@ -173,7 +173,7 @@ server "desk" {
 	a := h.startAgent(api)
 	waitFor(t, 30*time.Second, "18 servers answering", func() bool {
 		for i := range 18 {
-			if !answers(h.base + i) {
+			if !probeOK(h.base + i) {
 				return false
 			}
 		}

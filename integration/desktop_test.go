@@ -73,7 +73,7 @@ server "b" {
 	}
 	h.writeRaw(spec("negotiate"))
 	a := h.startAgent(api)
-	waitFor(t, 10*time.Second, "both servers", func() bool { return answers(h.base+1) && answers(h.base+2) })
+	waitFor(t, 10*time.Second, "both servers", func() bool { return probeOK(h.base+1) && probeOK(h.base+2) })
 
 	// A wrong password gets no session and no count, while the refused
 	// client is still connected.
@@ -140,7 +140,7 @@ server "b" {
 	before := h.record("a").PID
 	h.writeRaw(spec("tls"))
 	waitFor(t, 15*time.Second, "a's listener to be replaced", func() bool {
-		return h.record("a").PID != before && answers(h.base+1)
+		return h.record("a").PID != before && probeOK(h.base+1)
 	})
 	time.Sleep(time.Second)
 	after, ok := sessionOf(a.sessionsJSON(t), "a", "lucid-it-alice")

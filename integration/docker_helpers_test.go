@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,10 +120,11 @@ func removeHomes(t testing.TB, cli *client.Client, deployment string) {
 	}
 }
 
-// containersOf lists containers with the given name filter, labelled or not.
+// containersNamed lists the containers called exactly name, labelled or not
+// (the engine's name filter is a regular expression, unanchored).
 func containersNamed(t *testing.T, cli *client.Client, name string) []string {
 	t.Helper()
-	res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("name", name)})
+	res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("name", "^/"+regexp.QuoteMeta(name)+"$")})
 	if err != nil {
 		t.Fatal(err)
 	}

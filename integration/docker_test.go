@@ -372,7 +372,7 @@ server "kiosk" {
 	// The engine goes away mid-run; a process server is added meanwhile.
 	proxy.down()
 	h.writeRaw(both + fmt.Sprintf("\nserver \"proc2\" {\n  port = %d\n}\n", h.base+3))
-	waitFor(t, 10*time.Second, "proc2 to converge without the engine", func() bool { return answers(h.base + 3) })
+	waitFor(t, 10*time.Second, "proc2 to converge without the engine", func() bool { return probeOK(h.base + 3) })
 	code, out := h.run("plan", "-no-color")
 	if code != 1 || !strings.Contains(out, "kiosk: docker driver unavailable") {
 		t.Errorf("plan without the engine: exit %d\n%s", code, out)
@@ -391,7 +391,7 @@ server "kiosk" {
 	}
 	proxy.up(t)
 	// No command and no reload: the agent notices the engine is back.
-	waitFor(t, 20*time.Second, "the kiosk to be converged again", func() bool { return answers(h.base + 2) })
+	waitFor(t, 20*time.Second, "the kiosk to be converged again", func() bool { return probeOK(h.base + 2) })
 	waitFor(t, 5*time.Second, "status to show the kiosk up", func() bool {
 		for _, s := range a.status(t)["servers"].([]any) {
 			if m := s.(map[string]any); m["name"] == "kiosk" {
@@ -701,7 +701,7 @@ func TestDockerDrain(t *testing.T) {
 	const server = "drainer"
 	h, cli, name := desktopContainerHost(t, server)
 	specFor := func(drain bool) string {
-		return fmt.Sprintf("server %q {\n  driver        = \"docker\"\n  image         = %q\n  port          = PORT+1\n  users_file    = \"drainer.users\"\n  drain_timeout = \"8s\"\n  drain         = %v\n}\n", server, xrdpImage, drain)
+		return fmt.Sprintf("server %q {\n  driver        = \"docker\"\n  image         = %q\n  port          = PORT+1\n  users_file    = \"drainer.users\"\n  drain_timeout = \"3s\"\n  drain         = %v\n}\n", server, xrdpImage, drain)
 	}
 	h.write(specFor(false))
 	h.mustApply()
@@ -757,7 +757,7 @@ func TestDockerDrain(t *testing.T) {
 	if countProcs(containerProcs(t, cli, name), "Xorg", alice) != 1 {
 		t.Fatal("alice's session did not survive the removal's drain")
 	}
-	time.Sleep(time.Until(removed.Add(9 * time.Second)))
+	time.Sleep(time.Until(removed.Add(4 * time.Second)))
 	out := h.mustApply()
 	if !strings.Contains(out, "ended alice's session") || !strings.Contains(out, "1 destroyed") {
 		t.Fatalf("apply after drain_timeout:\n%s", out)

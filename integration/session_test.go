@@ -111,7 +111,7 @@ func TestDrainTimeoutEndsSessions(t *testing.T) {
 	}
 	h.writeRaw(h.agentBlock(api, "") + server("s", h.base+1) + server("t", h.base+2))
 	a := h.startAgent(api)
-	waitFor(t, 10*time.Second, "both servers", func() bool { return answers(h.base+1) && answers(h.base+2) })
+	waitFor(t, 10*time.Second, "both servers", func() bool { return probeOK(h.base+1) && probeOK(h.base+2) })
 
 	desktopScreen(t).login(t, h.base+1, "lucid-it-dave", "Dave-pw-4")
 	desktopScreen(t).login(t, h.base+2, "lucid-it-erin", "Erin-pw-5")
