@@ -156,7 +156,6 @@ func (a *runningAgent) metric(t *testing.T, name string) string {
 	return ""
 }
 
-
 // TestAgentFollowsEdits: a rename save, an in-place write and a `git checkout`
 // each converge the host without any command.
 func TestAgentFollowsEdits(t *testing.T) {
