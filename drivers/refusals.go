@@ -82,8 +82,22 @@ func (t *LogTail) Read(server string, f *os.File) []Refusal {
 			out = append(out, Refusal{Server: server, User: m[1], Reason: "max"})
 		}
 	}
+	if off == prev.off && st.Size()-prev.off >= maxTailRead {
+		off += maxTailRead // a line longer than a read is no sesman line: skip it
+	}
 	t.set(server, tailAt{ino, off})
 	return out
+}
+
+// Forget drops what the tail knows of servers not in keep (removed ones).
+func (t *LogTail) Forget(keep func(server string) bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for server := range t.at {
+		if !keep(server) {
+			delete(t.at, server)
+		}
+	}
 }
 
 func (t *LogTail) set(server string, at tailAt) {

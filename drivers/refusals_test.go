@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,35 @@ func TestLogTail(t *testing.T) {
 	appendLog(fmt.Sprintf(refused, "dave"))
 	if got := read(); len(got) != 1 || got[0].User != "dave" {
 		t.Fatalf("a rotated log is read from its start: %v", got)
+	}
+}
+
+// TestLogTailSkipsLongLines: a line longer than one read is passed over, not
+// read again at every call.
+func TestLogTailSkipsLongLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "xrdp-sesman.log")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var tail LogTail
+	read := func() []Refusal {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tail.Read("a", f)
+	}
+	read()
+	long := strings.Repeat("x", maxTailRead+10) + "\n"
+	line := "max concurrent session limit exceeded. login for user eve denied\n"
+	if err := os.WriteFile(path, []byte(long+line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got []Refusal
+	for range 3 {
+		got = append(got, read()...)
+	}
+	if len(got) != 1 || got[0].User != "eve" {
+		t.Fatalf("after a long line: %v", got)
 	}
 }

@@ -23,6 +23,10 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	if url := os.Getenv("LUCID_RDP_PROBE_URL"); url != "" { // this binary, run as a prober (see watchHealth)
+		healthProber(url)
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "lucid-rdp-it-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -107,11 +107,14 @@ var firstPIDs sync.Map
 // (procfs.OpenInRoot).
 func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance) []drivers.Refusal {
 	var out []drivers.Refusal
+	seen := map[string]bool{}
+	defer d.tail.Forget(func(server string) bool { return seen[server] })
 	var snap *procfs.Procs
 	for _, in := range instances {
 		if in.Driver != Name || in.State != drivers.StateRunning {
 			continue
 		}
+		seen[in.Name] = true
 		if snap == nil {
 			var err error
 			if snap, err = procfs.Snapshot(); err != nil {

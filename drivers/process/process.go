@@ -354,7 +354,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 	if err := d.writeRecord(rec); err != nil {
 		release(false)
 		if rec.SharedSesman { // no gate: it already runs
-			_ = syscall.Kill(id.PID, syscall.SIGKILL)
+			_, _ = procfs.Signal(id, unix.SIGKILL)
 		}
 		return drivers.Instance{}, fmt.Errorf("process: %s: write record: %w", want.Name, err)
 	}
@@ -620,13 +620,16 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 		return nil
 	}
 	drain := want.Settings.Drain && !r.Settings.Drain
+	// Only sessions.max and idle_timeout are sesman's; the rest is the record's.
+	sesman := want.Settings.MaxSessions != r.Settings.MaxSessions || want.Settings.IdleTimeout != r.Settings.IdleTimeout
 	r.Settings = want.Settings
-	if r.Sesman == nil || r.SharedSesman {
+	if !sesman || r.Sesman == nil || r.SharedSesman {
 		if err := d.writeRecord(r); err != nil || !drain {
 			return err
 		}
 		return d.Drain(ctx, want.Name)
 	}
+	// A larger max may need another display block.
 	if err := d.allocate(want.Name, r, r, true, nil); err != nil {
 		return err
 	}

@@ -68,10 +68,13 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 // xrdp-sesman.log, in its folder.
 func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance) []drivers.Refusal {
 	var out []drivers.Refusal
+	seen := map[string]bool{}
+	defer d.tail.Forget(func(server string) bool { return seen[server] })
 	for _, in := range instances {
 		if in.Driver != Name || !spec.ValidServerName(in.Name) {
 			continue
 		}
+		seen[in.Name] = true
 		f, err := os.OpenFile(filepath.Join(d.dir(in.Name), "xrdp-sesman.log"), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			continue
