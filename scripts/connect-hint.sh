@@ -4,12 +4,18 @@
 # agent's status; it never changes anything.
 set -uo pipefail
 bin=${1:-bin/lucid-rdp}
+ready=
 for _ in $(seq 1 60); do
 	if "$bin" status -json 2>/dev/null | grep -q '"ready": true'; then
+		ready=1
 		break
 	fi
 	sleep 0.5
 done
+if [ -z "$ready" ]; then
+	echo "lucid-rdp: the agent did not become ready within 30 s; read its log above (lucid-rdp status says more)." >&2
+	exit 1
+fi
 cat <<'TEXT'
 
 ------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -59,22 +58,9 @@ func (d *Driver) recoverRecord(name string, why error) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range snap.All() {
-		if p.Comm != "xrdp" && p.Comm != "xrdp-sesman" {
-			continue
-		}
-		args, err := procfs.Cmdline(p.PID)
-		if err != nil || !slices.Contains(args, "--config") {
-			continue
-		}
-		want := filepath.Join(dir, "xrdp.ini")
-		if p.Comm == "xrdp-sesman" {
-			want = filepath.Join(dir, "sesman.ini")
-		}
-		if args[len(args)-1] != want {
-			continue
-		}
-		var sock *socktab.Socket
+	procs := byConfig(snap)
+	for _, p := range append(procs[filepath.Join(dir, "xrdp.ini")], procs[filepath.Join(dir, "sesman.ini")]...) {
+		var sock *socktab.Socket // the listener and the main sesman listen; their children do not
 		for _, ino := range procfs.SocketInodes(p.PID) {
 			if s, ok := listening[ino]; ok {
 				sock = &s

@@ -13,6 +13,24 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
+// byConfig groups the xrdp and xrdp-sesman processes of snap by the config
+// file their command line names (`--config FILE`, last): a server's
+// processes name files in its own folder.
+func byConfig(snap *procfs.Procs) map[string][]procfs.Stat {
+	out := map[string][]procfs.Stat{}
+	for _, p := range snap.All() {
+		if p.Comm != "xrdp" && p.Comm != "xrdp-sesman" {
+			continue
+		}
+		args, err := procfs.Cmdline(p.PID)
+		if err != nil || len(args) < 2 || !slices.Contains(args, "--config") {
+			continue
+		}
+		out[args[len(args)-1]] = append(out[args[len(args)-1]], p)
+	}
+	return out
+}
+
 // Sessions implements drivers.SessionLister. A server's processes are known by
 // their command lines: every per-session sesman runs `xrdp-sesman --nodaemon
 // --config STATE/servers/NAME/sesman.ini` and every connection process `xrdp
@@ -24,17 +42,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		d.Log.Warn("sessions: no process table", "error", err)
 		return nil
 	}
-	byConfig := map[string][]procfs.Stat{}
-	for _, p := range snap.All() {
-		if p.Comm != "xrdp" && p.Comm != "xrdp-sesman" {
-			continue
-		}
-		args, err := procfs.Cmdline(p.PID)
-		if err != nil || len(args) < 2 || !slices.Contains(args, "--config") {
-			continue
-		}
-		byConfig[args[len(args)-1]] = append(byConfig[args[len(args)-1]], p)
-	}
+	byConfig := byConfig(snap)
 	// The server's own sesman and listener are among them, and harmless: the
 	// sesman's children are per-session sesmans, not X servers, and the
 	// listener is tied to no X server, so neither makes a session.
