@@ -650,22 +650,11 @@ func TestDockerUsersFileEdit(t *testing.T) {
 func TestDockerSessionsMaxUpdate(t *testing.T) {
 	ctx := context.Background()
 	const server = "limit"
-	h, cli, name := desktopContainerHost(t, server)
 	specFor := func(max int) string {
 		return fmt.Sprintf("server %q {\n  driver     = \"docker\"\n  image      = %q\n  port       = PORT+1\n  users_file = \"limit.users\"\n  sessions {\n    max = %d\n  }\n}\n", server, xrdpImage, max)
 	}
-	h.write(specFor(1))
-	h.mustApply()
-	port := h.base + 1
-	up(t, port)
-	before, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, bob := uidIn(t, name, "alice"), uidIn(t, name, "bob")
-
-	desktopScreen(t).login(t, port, "alice", "alice-pw")
-	waitFor(t, 60*time.Second, "alice's X server", func() bool { return countProcs(containerProcs(t, cli, name), "Xorg", alice) == 1 })
+	dc := startDesktopContainer(t, server, specFor(1))
+	h, cli, name, port, alice, bob := dc.h, dc.cli, dc.name, dc.port, dc.alice, dc.bob
 	sesmanLog := func() string { return dockerExec(t, name, "", "", "cat", "/var/log/xrdp-sesman.log") }
 	desktopScreen(t).login(t, port, "bob", "bob-pw")
 	waitFor(t, 30*time.Second, "the container's sesman to refuse bob", func() bool {
@@ -680,7 +669,7 @@ func TestDockerSessionsMaxUpdate(t *testing.T) {
 		t.Fatalf("plan of max 1 -> 2: exit %d\n%s", code, out)
 	}
 	h.mustApply()
-	if after, _ := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); after.Container.ID != before.Container.ID {
+	if after, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); err != nil || after.Container.ID != dc.id {
 		t.Fatal("the container was replaced for a change of sessions.max")
 	}
 	desktopScreen(t).login(t, port, "bob", "bob-pw")
@@ -699,21 +688,11 @@ func TestDockerSessionsMaxUpdate(t *testing.T) {
 func TestDockerDrain(t *testing.T) {
 	ctx := context.Background()
 	const server = "drainer"
-	h, cli, name := desktopContainerHost(t, server)
 	specFor := func(drain bool) string {
 		return fmt.Sprintf("server %q {\n  driver        = \"docker\"\n  image         = %q\n  port          = PORT+1\n  users_file    = \"drainer.users\"\n  drain_timeout = \"3s\"\n  drain         = %v\n}\n", server, xrdpImage, drain)
 	}
-	h.write(specFor(false))
-	h.mustApply()
-	port := h.base + 1
-	up(t, port)
-	before, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, bob := uidIn(t, name, "alice"), uidIn(t, name, "bob")
-	desktopScreen(t).login(t, port, "alice", "alice-pw")
-	waitFor(t, 60*time.Second, "alice's X server", func() bool { return countProcs(containerProcs(t, cli, name), "Xorg", alice) == 1 })
+	dc := startDesktopContainer(t, server, specFor(false))
+	h, cli, name, port, alice, bob := dc.h, dc.cli, dc.name, dc.port, dc.alice, dc.bob
 
 	// drain = true: an update in place; no new sessions, alice's goes on.
 	h.write(specFor(true))
@@ -731,7 +710,7 @@ func TestDockerDrain(t *testing.T) {
 	if countProcs(ps, "Xorg", alice) != 1 || countProcs(ps, "xrdp", 0) < 1 {
 		t.Fatalf("alice's session or its connection did not survive the drain: %+v", ps)
 	}
-	if after, _ := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); after.Container.ID != before.Container.ID || !after.Container.State.Running {
+	if after, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); err != nil || after.Container.ID != dc.id || !after.Container.State.Running {
 		t.Fatal("the container was replaced or stopped by a drain")
 	}
 	if code, out := h.planCode(); code != 0 {
@@ -767,19 +746,42 @@ func TestDockerDrain(t *testing.T) {
 	}
 }
 
-// desktopContainerHost is the setup of a docker test with logins: the engine,
-// the xrdp image, a desktop client, the users file SERVER.users with alice
-// (password alice-pw) and bob (bob-pw), and everyone logged out at the end.
-// It returns the container's name too.
-func desktopContainerHost(t *testing.T, server string) (*host, *client.Client, string) {
+// desktopContainer is a docker server with logins, under test.
+type desktopContainer struct {
+	h          *host
+	cli        *client.Client
+	name       string // the container's
+	id         string // the container's first id
+	port       int
+	alice, bob int // uids inside the container
+}
+
+// startDesktopContainer is the setup of a docker test with logins: the
+// engine, the xrdp image, a desktop client, the users file SERVER.users with
+// alice (password alice-pw) and bob (bob-pw), the spec src (which names that
+// file and port PORT+1) applied, and alice logged in. Everyone is logged out
+// at the end.
+func startDesktopContainer(t *testing.T, server, src string) *desktopContainer {
+	t.Helper()
 	h, cli := dockerHost(t)
 	need(t, "Xvfb", "xfreerdp")
 	needXrdpImage(t, cli)
-	name := docker.ContainerName(server)
-	t.Cleanup(func() { logOut(t, cli, name, -1) })
+	dc := &desktopContainer{h: h, cli: cli, name: docker.ContainerName(server), port: h.base + 1}
+	t.Cleanup(func() { logOut(t, cli, dc.name, -1) })
 	users := "alice:" + cryptHash(t, "alice-pw") + "\nbob:" + cryptHash(t, "bob-pw") + "\n"
 	if err := os.WriteFile(filepath.Join(h.dir, server+".users"), []byte(users), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return h, cli, name
+	h.write(src)
+	h.mustApply()
+	up(t, dc.port)
+	in, err := cli.ContainerInspect(context.Background(), dc.name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.id = in.Container.ID
+	dc.alice, dc.bob = uidIn(t, dc.name, "alice"), uidIn(t, dc.name, "bob")
+	desktopScreen(t).login(t, dc.port, "alice", "alice-pw")
+	waitFor(t, 60*time.Second, "alice's X server", func() bool { return countProcs(containerProcs(t, cli, dc.name), "Xorg", dc.alice) == 1 })
+	return dc
 }
