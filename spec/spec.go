@@ -145,7 +145,8 @@ type Server struct {
 type Sessions struct {
 	// Max is the most concurrent sessions on the server; at least 1. Default 10.
 	Max int
-	// IdleTimeout ends a connection with no input for this long; 0 means never.
+	// IdleTimeout disconnects the client of a session with no input for this
+	// long (the session goes on, disconnected); 0 means never.
 	IdleTimeout time.Duration
 	// DisconnectedTimeout ends a disconnected session after this long; 0 means never.
 	DisconnectedTimeout time.Duration
