@@ -21,8 +21,9 @@ test)
 	# A real RDP client under a virtual X server, a Docker Engine,
 	# debootstrap for the xrdp image, openssl to make password hashes for
 	# the test accounts, and xsetroot (x11-xserver-utils, which Xfce pulls in
-	# anyway) to paint a known screen for the screenshot test.
-	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils)
+	# anyway) to paint a known screen for the screenshot test; xdotool moves
+	# a client's mouse, which is the input that keeps a session from idling.
+	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils xdotool)
 	;;
 bench)
 	want+=(supervisor docker-compose)
