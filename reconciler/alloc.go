@@ -45,7 +45,7 @@ func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, pro
 	// replace waits for their sessions (see holdReplace): they keep their port
 	// until then, whatever the spec now says.
 	for _, in := range obs.Instances {
-		sessions := obs.Sessions[in.Name] > 0
+		sessions := len(ix.sessions[in.Name]) > 0
 		if !ix.declared(in.Name) || (sessions && !obs.KeepsSessions[in.Driver]) {
 			claimLive(in.Name, in.Config.Address, in.Config.Port, sessions)
 		}

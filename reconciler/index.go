@@ -27,7 +27,7 @@ func newIndex(s *spec.Spec, obs *Observed) *index {
 	for i := range obs.Instances {
 		ix.instances[obs.Instances[i].Name] = &obs.Instances[i]
 	}
-	for _, ses := range obs.SessionList {
+	for _, ses := range obs.Sessions {
 		if ix.sessions == nil {
 			ix.sessions = map[string][]drivers.Session{}
 		}

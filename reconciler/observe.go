@@ -21,11 +21,10 @@ import (
 type Observed struct {
 	// Instances are the servers lucid-rdp owns, from every driver that answered.
 	Instances []drivers.Instance `json:"instances"`
-	// Sessions counts live sessions per server name.
-	Sessions map[string]int `json:"sessions,omitempty"`
-	// SessionList holds every live session the drivers found, the one list a
-	// pass and its readers (status, /v1/sessions) share.
-	SessionList []drivers.Session `json:"session_list,omitempty"`
+	// Sessions holds every live session the drivers found, sorted by server
+	// and display: the one list a pass and its readers (the planner, status,
+	// /v1/sessions, enforcement) share.
+	Sessions []drivers.Session `json:"sessions,omitempty"`
 	// KeepsSessions names the drivers whose replace keeps live sessions going
 	// (drivers.SessionKeeper). A server of another driver that has sessions is
 	// not replaced while they last.
@@ -71,8 +70,9 @@ func (o *Observed) Fingerprint() string {
 		HasSessions            bool
 	}
 	var es []entry
+	counts := o.SessionCounts()
 	for _, in := range o.Instances {
-		es = append(es, entry{in.Name, in.Driver, in.ID, in.Hash, in.State, in.Config.Port, in.Settings, o.Sessions[in.Name] > 0})
+		es = append(es, entry{in.Name, in.Driver, in.ID, in.Hash, in.State, in.Config.Port, in.Settings, counts[in.Name] > 0})
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
 	b, _ := json.Marshal(struct {
@@ -88,7 +88,7 @@ func (o *Observed) Fingerprint() string {
 // Observe asks every driver what it owns, counts sessions and finds foreign
 // listeners on the ports s uses, all from one read of the socket table.
 func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State, readSockets func() (*socktab.Table, error)) (*Observed, error) {
-	obs := &Observed{State: state, Sessions: map[string]int{}}
+	obs := &Observed{State: state}
 	lists := make([][]drivers.Instance, len(ds))
 	errs := make([]error, len(ds))
 	var wg sync.WaitGroup
@@ -123,22 +123,33 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 			obs.KeepsSessions[d.Name()] = true
 		}
 		if sl, ok := d.(drivers.SessionLister); ok {
-			for _, ss := range sl.Sessions(ctx, lists[i], host) {
-				obs.Sessions[ss.Server]++
-				obs.SessionList = append(obs.SessionList, ss)
-			}
+			obs.Sessions = append(obs.Sessions, sl.Sessions(ctx, lists[i], host)...)
 		}
 	}
 	sort.Slice(obs.Instances, func(i, j int) bool { return lessName(obs.Instances[i].Name, obs.Instances[j].Name) })
-	sort.SliceStable(obs.SessionList, func(i, j int) bool {
-		a, b := obs.SessionList[i], obs.SessionList[j]
+	SortSessions(obs.Sessions)
+	obs.Listeners = foreignListeners(s, obs.Instances, tab)
+	return obs, nil
+}
+
+// SortSessions sorts sessions by server, then display.
+func SortSessions(sessions []drivers.Session) {
+	sort.SliceStable(sessions, func(i, j int) bool {
+		a, b := sessions[i], sessions[j]
 		if a.Server != b.Server {
 			return lessName(a.Server, b.Server)
 		}
 		return a.Display < b.Display
 	})
-	obs.Listeners = foreignListeners(s, obs.Instances, tab)
-	return obs, nil
+}
+
+// SessionCounts counts the live sessions of each server.
+func (o *Observed) SessionCounts() map[string]int {
+	n := map[string]int{}
+	for _, s := range o.Sessions {
+		n[s.Server]++
+	}
+	return n
 }
 
 // foreignListeners returns the listening sockets on ports s uses that no running

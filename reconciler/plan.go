@@ -141,7 +141,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		want := drivers.DesiredFor(srv, ports[srv.Name])
 		p.Ports[srv.Name] = want.Config.Port
 		in := ix.instance(srv.Name)
-		sessions := obs.Sessions[srv.Name]
+		sessions := len(ix.sessions[srv.Name])
 		switch {
 		case in == nil:
 			p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Create, After: &want, Diffs: createDiffs(want)})
@@ -205,7 +205,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		if _, down := obs.DriverErrors[in.Driver]; down {
 			continue
 		}
-		sessions := obs.Sessions[in.Name]
+		sessions := len(ix.sessions[in.Name])
 		since, draining := obs.State.Draining[in.Name]
 		if draining {
 			if p.Draining == nil {

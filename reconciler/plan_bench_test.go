@@ -48,7 +48,7 @@ server "desk" {
 // which is missing (so a tenth of the plan allocates ports), and one foreign
 // listener per hundred ports.
 func benchObserved(s *spec.Spec) *Observed {
-	obs := &Observed{Sessions: map[string]int{}, State: State{Ports: map[string]int{}}}
+	obs := &Observed{State: State{Ports: map[string]int{}}}
 	for i, srv := range s.Servers {
 		port := 20000 + i
 		if i%100 == 50 {
@@ -62,7 +62,7 @@ func benchObserved(s *spec.Spec) *Observed {
 			State: drivers.StateRunning, Config: want.Config, Hash: want.Config.Hash(), Settings: want.Settings})
 		obs.State.Ports[srv.Name] = port
 		if i%3 == 0 {
-			obs.Sessions[srv.Name] = 1
+			obs.Sessions = append(obs.Sessions, drivers.Session{Server: srv.Name, State: drivers.SessionActive})
 		}
 	}
 	// A few servers the spec no longer has, one of them draining.
@@ -71,7 +71,7 @@ func benchObserved(s *spec.Spec) *Observed {
 		obs.Instances = append(obs.Instances, drivers.Instance{Name: name, Driver: "process", State: drivers.StateRunning,
 			Config: drivers.Config{Driver: "process", Address: "127.0.0.1", Port: 19000 + i}})
 	}
-	obs.Sessions["old-0"] = 1
+	obs.Sessions = append(obs.Sessions, drivers.Session{Server: "old-0", State: drivers.SessionActive})
 	obs.State.Draining = map[string]time.Time{"old-0": planNow.Add(-time.Minute)}
 	return obs
 }

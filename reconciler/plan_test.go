@@ -121,7 +121,7 @@ func TestTamperedSavedPlanRefused(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	obs := &Observed{Sessions: map[string]int{}}
+	obs := &Observed{}
 	now := time.Now()
 	p := MakePlan(s, obs, now)
 	sp := &SavedPlan{Fingerprint: obs.Fingerprint(), Plan: p}

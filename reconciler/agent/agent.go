@@ -547,13 +547,13 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 		a.m.serverMem.WithLabelValues(ss.Name).Set(float64(ss.MemoryBytes))
 	}
 	byServer := map[string][]drivers.Session{}
-	for _, ses := range obs.SessionList {
+	for _, ses := range obs.Sessions {
 		byServer[ses.Server] = append(byServer[ses.Server], ses)
 	}
 	declared := make(map[string]bool, len(s.Servers))
 	for _, srv := range s.Servers {
 		declared[srv.Name] = true
-		ss := ServerStatus{Name: srv.Name, Driver: srv.Driver, MaxSessions: srv.Sessions.Max, Sessions: obs.Sessions[srv.Name], SessionList: byServer[srv.Name],
+		ss := ServerStatus{Name: srv.Name, Driver: srv.Driver, MaxSessions: srv.Sessions.Max, Sessions: len(byServer[srv.Name]), SessionList: byServer[srv.Name],
 			Restarts: a.restarts[srv.Name], LastError: a.lastErr[srv.Name], Port: p.Ports[srv.Name], State: "down"}
 		if msg, ok := problems[srv.Name]; ok {
 			ss.State, ss.LastError = "pending", msg
@@ -579,7 +579,7 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 				continue // destroyed in this pass
 			}
 			ss := ServerStatus{Name: in.Name, Driver: in.Driver, State: "draining", Port: in.Config.Port, ID: in.ID,
-				Sessions: obs.Sessions[in.Name], SessionList: byServer[in.Name], Restarts: a.restarts[in.Name], LastError: a.lastErr[in.Name]}
+				Sessions: len(byServer[in.Name]), SessionList: byServer[in.Name], Restarts: a.restarts[in.Name], LastError: a.lastErr[in.Name]}
 			add(ss)
 		}
 	}
