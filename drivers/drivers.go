@@ -213,6 +213,14 @@ type Session struct {
 	XStartTime uint64 `json:"x_pid_start_time,omitempty"`
 	// StartedAt is when the session (its X server) started.
 	StartedAt time.Time `json:"started_at,omitzero"`
+	// Idle is how long the user has given the session no keyboard or mouse
+	// input, as IdleSource measured it when the session was listed.
+	Idle Duration `json:"idle,omitempty"`
+	// IdleSource says where Idle comes from: "x11-input" (the session's X
+	// server: xorgxrdp feeds it the client's input), or "unknown: WHY" when
+	// the X server could not be asked; Idle is then 0 and idle_timeout is not
+	// applied to the session.
+	IdleSource string `json:"idle_source,omitempty"`
 }
 
 // Session states.

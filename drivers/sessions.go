@@ -12,7 +12,12 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/internal/xidle"
 )
+
+// idleQueryTimeout bounds how long a session's X server may take to say how
+// idle it is (a query takes 0.2 ms here): a hung one must not stall a pass.
+const idleQueryTimeout = 300 * time.Millisecond
 
 // ServerProcs are the processes of one server that a session scan looks at.
 // Drivers find them (by config path on the host, by container), and
@@ -65,6 +70,13 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 				if s.User == "" {
 					s.User = strconv.Itoa(uid)
 				}
+			}
+			if s.Display <= 0 {
+				s.IdleSource = "unknown: no display number in the X server's command line"
+			} else if idle, err := xidle.Idle(k.PID, s.Display, idleQueryTimeout); err == nil {
+				s.Idle, s.IdleSource = Duration(idle), xidle.Source
+			} else {
+				s.IdleSource = "unknown: " + err.Error()
 			}
 			for _, ino := range procfs.SocketInodes(k.PID) {
 				xorgOf[ino] = len(out)
@@ -125,6 +137,22 @@ func EndSession(ctx context.Context, s Session, grace time.Duration) (bool, erro
 		return ended, fmt.Errorf("end %s's session on %s (display :%d): %w", s.User, s.Server, s.Display, err)
 	}
 	return ended, nil
+}
+
+// CloseConnection closes the client connection of an active session s: it
+// ends the xrdp process serving it, while its pid, start time and command
+// name are still the ones s was seen with. The session goes on, disconnected:
+// its user can log in again to reconnect to it. It reports whether it closed
+// the connection.
+func CloseConnection(ctx context.Context, s Session, grace time.Duration) (bool, error) {
+	if s.State != SessionActive || s.PID == s.XPID {
+		return false, nil
+	}
+	closed, err := endProcess(ctx, s.PID, s.StartTime, grace, "xrdp")
+	if err != nil {
+		return closed, fmt.Errorf("close %s's connection to %s (display :%d): %w", s.User, s.Server, s.Display, err)
+	}
+	return closed, nil
 }
 
 // endProcess ends pid while it is the process a scan saw: that start time

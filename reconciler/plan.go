@@ -177,10 +177,6 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 			} else if set := settingsDiffs(in.Settings, want.Settings); len(set) > 0 {
 				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Update, Before: in, After: &want, Sessions: sessions,
 					Reason: reasonOf(set), Diffs: set})
-				if sessions > 0 && in.Settings.IdleTimeout != want.Settings.IdleTimeout {
-					p.Notes = append(p.Notes, Note{Server: srv.Name, Note: fmt.Sprintf("the new idle_timeout applies to sessions that start from now on: "+
-						"xrdp gives each session its limit when it starts, so its %s keep the one they have", describeSessions(sessions))})
-				}
 			}
 		}
 	}

@@ -558,7 +558,6 @@ func sesmanINI(want drivers.Desired) []byte {
 		ListenPort:          3350,
 		DisplayOffset:       10,
 		MaxSessions:         want.Settings.MaxSessions,
-		IdleTimeout:         time.Duration(want.Settings.IdleTimeout),
 		DisconnectedTimeout: time.Duration(want.Config.DisconnectedTimeout),
 		LogFile:             "/var/log/xrdp-sesman.log",
 	}.INI(want.Name)

@@ -464,7 +464,6 @@ func (d *Driver) sesmanINI(rec *record) []byte {
 		ListenPort:          rec.SesmanPort,
 		DisplayOffset:       rec.DisplayOffset,
 		MaxSessions:         rec.Settings.MaxSessions,
-		IdleTimeout:         time.Duration(rec.Settings.IdleTimeout),
 		DisconnectedTimeout: time.Duration(rec.Config.DisconnectedTimeout),
 		LogFile:             filepath.Join(d.dir(rec.Name), "xrdp-sesman.log"),
 	}.INI(rec.Name)
@@ -602,8 +601,8 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 }
 
 // Update implements drivers.Driver: the record takes the new settings, and the
-// server's sesman, whose sesman.ini carries sessions.max and idle_timeout,
-// reloads it. A larger max may need a new display block.
+// server's sesman, whose sesman.ini carries sessions.max, reloads it when
+// that changed (the agent enforces idle_timeout itself). A larger max may need a new display block.
 //
 // drain = true stops the listener (its connections, the live sessions, go on)
 // and the record says so, so the server stays up without one; drain = false
@@ -620,8 +619,8 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 		return nil
 	}
 	drain := want.Settings.Drain && !r.Settings.Drain
-	// Only sessions.max and idle_timeout are sesman's; the rest is the record's.
-	sesman := want.Settings.MaxSessions != r.Settings.MaxSessions || want.Settings.IdleTimeout != r.Settings.IdleTimeout
+	// Only sessions.max is sesman's; the rest is the record's.
+	sesman := want.Settings.MaxSessions != r.Settings.MaxSessions
 	r.Settings = want.Settings
 	if !sesman || r.Sesman == nil || r.SharedSesman {
 		if err := d.writeRecord(r); err != nil || !drain {

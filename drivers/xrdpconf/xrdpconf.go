@@ -112,9 +112,6 @@ type Sesman struct {
 	DisplayOffset int
 	// MaxSessions is the most sessions sesman creates (reconnects pass).
 	MaxSessions int
-	// IdleTimeout ends a session with no keyboard or mouse input for this long
-	// (xorgxrdp counts whole seconds, at least 60); 0 means never.
-	IdleTimeout time.Duration
 	// DisconnectedTimeout ends a disconnected session after this long; 0 means never.
 	DisconnectedTimeout time.Duration
 	// LogFile is where sesman logs.
@@ -126,10 +123,6 @@ func (s Sesman) INI(name string) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	disconnected := int(s.DisconnectedTimeout.Seconds())
-	idle := int(s.IdleTimeout.Seconds())
-	if idle > 0 {
-		idle = max(idle, 60) // xorgxrdp ignores less
-	}
 	w("; Rendered by lucid-rdp for server %q. lucid-rdp rewrites this file: edit lucid-rdp.hcl instead.", name)
 	w("[Globals]")
 	w("ListenAddress=127.0.0.1")
@@ -151,7 +144,10 @@ func (s Sesman) INI(name string) []byte {
 	w("MaxSessions=%d", max(s.MaxSessions, 1)) // 0 would deny every login
 	w("KillDisconnected=%v", disconnected > 0)
 	w("DisconnectedTimeLimit=%d", disconnected)
-	w("IdleTimeLimit=%d", idle)
+	// idle_timeout is lucid-rdp's to enforce (the agent closes an idle
+	// connection): xorgxrdp would read a limit here once per session, at its
+	// start, so an edit could never reach live sessions.
+	w("IdleTimeLimit=0")
 	w("Policy=Default")
 	w("")
 	w("[Logging]")

@@ -73,6 +73,10 @@ type Agent struct {
 	lastErr   map[string]string
 	quick     map[string]int // consecutive quick deaths, by server (loop only)
 	wakeAt    time.Time      // when the last plan changes by the clock alone (loop only)
+	enf       *enforcer      // session limits (loop only)
+	nextLook  time.Time      // when the servers with sessions need a look between passes (loop only)
+	// withSessions are the instances that had sessions at the last look (loop only).
+	withSessions []drivers.Instance
 	usage     *usage
 	started   int           // passes begun
 	lastStart time.Time     // when the last pass began
@@ -102,6 +106,7 @@ func New(cfg Config) (*Agent, error) {
 		lastErr:   map[string]string{},
 		quick:     map[string]int{},
 		usage:     newUsage(),
+		enf:       newEnforcer(),
 		passDone:  make(chan struct{}),
 		planSlots: make(chan struct{}, planSlots),
 	}
@@ -330,6 +335,13 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	defer resync.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	look := time.NewTimer(time.Hour)
+	defer look.Stop()
+	lookAt := func() {
+		if !a.nextLook.IsZero() {
+			look.Reset(max(time.Until(a.nextLook), 0))
+		}
+	}
 	deb := &debouncer{delay: a.cfg.Debounce}
 
 	pass := func() {
@@ -354,6 +366,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 			resyncEvery = r
 			resync.Reset(r)
 		}
+		lookAt()
 	}
 	pass()
 	for {
@@ -387,6 +400,9 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 			pass()
 		case <-retry.C:
 			pass()
+		case <-look.C:
+			a.lookAgain(ctx)
+			lookAt()
 		}
 	}
 }
@@ -448,6 +464,7 @@ func (a *Agent) pass(ctx context.Context) {
 	for _, o := range res.Outcomes {
 		name := o.Change.Server
 		changed[name] = o
+		a.enf.forget(o.Ended)
 		for _, ses := range o.Ended {
 			a.m.rejected.WithLabelValues(name, "drain").Inc()
 			a.log.Info("session ended: drain_timeout passed", "server", name, "user", ses.User, "client", ses.Client, "display", ses.Display)
@@ -477,6 +494,7 @@ func (a *Agent) pass(ctx context.Context) {
 	if len(p.Problems) > 0 {
 		result = "error"
 	}
+	a.limitSessions(ctx, s, obs, res)
 	a.updateStatus(s, p, obs, changed)
 }
 

@@ -1,0 +1,353 @@
+package agent
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/internal/xidle"
+	"github.com/lucid-rdp/lucid-rdp/reconciler"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// idleSourceX is the idle source idle_timeout trusts: the X server's own
+// count of user input.
+const idleSourceX = xidle.Source
+
+// Session limits, as the agent enforces them on both drivers.
+//
+//   - sessions.max: a server's own sesman refuses a login beyond it (the
+//     agent counts those from its log). A session that still gets past it
+//     (a sesman restarted for a new max knows nothing of the sessions its
+//     predecessor started) is ended, newest first, at the next look. Sessions
+//     that were there when the agent first saw the limit are never ended for
+//     it: lowering max takes effect without ending any session.
+//   - idle_timeout: an active session whose user has given no keyboard or
+//     mouse input for that long (as its X server says, see drivers.Session)
+//     has its connection closed. The session goes on, disconnected; its user
+//     can log in again to get it back, and disconnected_timeout applies.
+//   - disconnected_timeout: xrdp itself ends a session disconnected this long
+//     (it is in the sesman.ini of every server, which works without the
+//     agent too); the agent counts each (one it last saw disconnected that
+//     has gone, once the limit could have passed), and ends one xrdp left
+//     running past its limit (a session started before the limit was set).
+//
+// Every closure is counted in sessions_rejected_total{server,reason} and
+// logged with server, user and client.
+
+// enforceEvery is how often the agent looks at the sessions of servers that
+// have any, between passes: a session past max is closed within it.
+const enforceEvery = time.Second
+
+// discSlack is how long past disconnected_timeout the agent waits for xrdp
+// to end a session before it ends the session itself.
+const discSlack = 10 * time.Second
+
+// closeGrace is how long a closed process gets to exit before SIGKILL.
+const closeGrace = 3 * time.Second
+
+// limits are one server's session limits.
+type limits struct {
+	max          int
+	idle         time.Duration
+	disconnected time.Duration
+}
+
+func limitsOf(s *spec.Spec) map[string]limits {
+	out := make(map[string]limits, len(s.Servers))
+	for _, srv := range s.Servers {
+		out[srv.Name] = limits{max: srv.Sessions.Max, idle: srv.Sessions.IdleTimeout, disconnected: srv.Sessions.DisconnectedTimeout}
+	}
+	return out
+}
+
+// sessionKey identifies a session: its X server's pid and start time.
+type sessionKey struct {
+	server string
+	xpid   int
+	xstart uint64
+}
+
+func keyOf(s drivers.Session) sessionKey { return sessionKey{s.Server, s.XPID, s.XStartTime} }
+
+// closure is a session the enforcer ends, or whose connection it closes.
+type closure struct {
+	session drivers.Session
+	// reason is the sessions_rejected_total label: max, idle, disconnected.
+	reason string
+	// end: end the session; else close its connection only.
+	end bool
+	// byXrdp: xrdp ended it already; it is only counted.
+	byXrdp bool
+}
+
+// tracked is what the enforcer remembers of a session between looks.
+type tracked struct {
+	last drivers.Session
+	// discEarliest and discLatest bound when a disconnected session lost its
+	// client: after the last look that saw it active (or the first look, if
+	// none did), and before the first look that saw it disconnected.
+	discEarliest, discLatest time.Time
+}
+
+// enforcer holds what limit enforcement must remember between looks. Only
+// the agent's loop uses it.
+type enforcer struct {
+	sessions map[sessionKey]*tracked
+	// maxSince is when the agent first saw each server's current max.
+	maxSince map[string]maxMark
+	// lastLook is when each server's sessions were last looked at.
+	lastLook map[string]time.Time
+}
+
+type maxMark struct {
+	max   int
+	since time.Time
+}
+
+func newEnforcer() *enforcer {
+	return &enforcer{sessions: map[sessionKey]*tracked{}, maxSince: map[string]maxMark{}, lastLook: map[string]time.Time{}}
+}
+
+// decide takes a look at the sessions of the servers in looked (all of
+// theirs: a session of theirs that is missing has ended) and returns what to
+// close, and when the servers need their next look (zero: at the next pass).
+func (e *enforcer) decide(now time.Time, lim map[string]limits, looked map[string]bool, sessions []drivers.Session) (todo []closure, next time.Time) {
+	byServer := map[string][]drivers.Session{}
+	for _, s := range sessions {
+		byServer[s.Server] = append(byServer[s.Server], s)
+	}
+	soon := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for server := range looked {
+		l, declared := lim[server]
+		if mk, ok := e.maxSince[server]; declared && (!ok || mk.max != l.max) {
+			e.maxSince[server] = maxMark{l.max, now}
+		}
+		prev, looked := e.lastLook[server]
+		if !looked {
+			prev = now
+		}
+		e.lastLook[server] = now
+		cur := byServer[server]
+		present := make(map[sessionKey]bool, len(cur))
+		for _, s := range cur {
+			k := keyOf(s)
+			present[k] = true
+			t := e.sessions[k]
+			if t == nil {
+				t = &tracked{}
+				e.sessions[k] = t
+			}
+			switch {
+			case s.State == drivers.SessionActive:
+				t.discEarliest, t.discLatest = time.Time{}, time.Time{}
+			case t.discLatest.IsZero():
+				t.discEarliest, t.discLatest = prev, now
+				if t.last.Server == "" {
+					t.discEarliest = now // first seen disconnected: since when is unknown
+				}
+			}
+			t.last = s
+		}
+		// Sessions that ended since the last look.
+		for k, t := range e.sessions {
+			if k.server != server || present[k] {
+				continue
+			}
+			delete(e.sessions, k)
+			if declared && l.disconnected > 0 && t.last.State == drivers.SessionDisconnected &&
+				now.Sub(t.discEarliest) >= l.disconnected {
+				todo = append(todo, closure{session: t.last, reason: "disconnected", end: true, byXrdp: true})
+			}
+		}
+		if !declared {
+			continue
+		}
+		chosen := map[sessionKey]bool{}
+		// Past max: newest first, never one that was there before the limit.
+		if l.max > 0 && len(cur) > l.max {
+			byAge := append([]drivers.Session(nil), cur...)
+			sort.SliceStable(byAge, func(i, j int) bool { return byAge[i].StartedAt.Before(byAge[j].StartedAt) })
+			excess := len(byAge) - l.max
+			for i := len(byAge) - 1; i >= 0 && excess > 0; i-- {
+				if s := byAge[i]; s.StartedAt.After(e.maxSince[server].since) {
+					todo = append(todo, closure{session: s, reason: "max", end: true})
+					chosen[keyOf(s)] = true
+					excess--
+				}
+			}
+		}
+		if l.max > 0 && len(cur) >= l.max {
+			soon(now.Add(enforceEvery)) // the next login would be past max
+		}
+		for _, s := range cur {
+			if chosen[keyOf(s)] {
+				continue
+			}
+			t := e.sessions[keyOf(s)]
+			switch {
+			case s.State == drivers.SessionActive && l.idle > 0 && s.IdleSource == idleSourceX:
+				if time.Duration(s.Idle) >= l.idle {
+					todo = append(todo, closure{session: s, reason: "idle"})
+				} else {
+					soon(now.Add(l.idle - time.Duration(s.Idle)))
+				}
+			case s.State == drivers.SessionDisconnected && l.disconnected > 0:
+				if now.Sub(t.discLatest) >= l.disconnected+discSlack {
+					todo = append(todo, closure{session: s, reason: "disconnected", end: true})
+				} else {
+					soon(t.discLatest.Add(l.disconnected + discSlack))
+				}
+			}
+		}
+	}
+	return todo, next
+}
+
+// forget drops sessions that ended otherwise (a drain_timeout that passed).
+func (e *enforcer) forget(sessions []drivers.Session) {
+	for _, s := range sessions {
+		delete(e.sessions, keyOf(s))
+	}
+}
+
+// prune drops what it knows of servers that are gone.
+func (e *enforcer) prune(exists func(server string) bool) {
+	for k := range e.sessions {
+		if !exists(k.server) {
+			delete(e.sessions, k)
+		}
+	}
+	for s := range e.maxSince {
+		if !exists(s) {
+			delete(e.maxSince, s)
+		}
+	}
+	for s := range e.lastLook {
+		if !exists(s) {
+			delete(e.lastLook, s)
+		}
+	}
+}
+
+// what each reason means, for the log.
+var closureWhy = map[string]string{
+	"max":          "session ended: it was past sessions.max (it got past the server's sesman)",
+	"idle":         "connection closed: idle_timeout passed with no input; the session goes on, disconnected",
+	"disconnected": "session ended: disconnected_timeout passed",
+}
+
+// enforce acts on one look at the sessions of the servers in looked: it
+// closes what the limits say, counts and logs each closure, and returns when
+// those servers need their next look (zero: the next pass will do).
+func (a *Agent) enforce(ctx context.Context, s *spec.Spec, looked map[string]bool, sessions []drivers.Session) time.Time {
+	todo, next := a.enf.decide(time.Now(), limitsOf(s), looked, sessions)
+	acted := false
+	for _, c := range todo {
+		ses := c.session
+		kv := []any{"server", ses.Server, "user", ses.User, "client", ses.Client, "display", ses.Display}
+		switch {
+		case c.byXrdp:
+			a.log.Info("session ended by xrdp: disconnected_timeout passed", kv...)
+		case c.end:
+			ended, err := drivers.EndSession(ctx, ses, closeGrace)
+			if err != nil {
+				a.log.Warn("could not end a session", append(kv, "reason", c.reason, "error", err)...)
+			}
+			if !ended {
+				continue
+			}
+			a.enf.forget([]drivers.Session{ses})
+			a.log.Info(closureWhy[c.reason], kv...)
+			acted = true
+		default:
+			closed, err := drivers.CloseConnection(ctx, ses, closeGrace)
+			if err != nil {
+				a.log.Warn("could not close a connection", append(kv, "reason", c.reason, "error", err)...)
+			}
+			if !closed {
+				continue
+			}
+			a.log.Info(closureWhy[c.reason], append(kv, "idle", ses.Idle.String())...)
+			acted = true
+		}
+		a.m.rejected.WithLabelValues(ses.Server, c.reason).Inc()
+	}
+	if acted {
+		a.poke() // status and metrics show the sessions as they are now
+	}
+	return next
+}
+
+// lookAgain looks at the sessions of the servers that had any at the last
+// look, between passes, and enforces their limits.
+func (a *Agent) lookAgain(ctx context.Context) {
+	targets := a.withSessions
+	if len(targets) == 0 {
+		a.nextLook = time.Time{}
+		return
+	}
+	host := &drivers.Host{}
+	tab, err := socktab.Read()
+	if err != nil {
+		a.log.Warn("sessions: socket table", "error", err)
+	}
+	host.Sockets = tab
+	var sessions []drivers.Session
+	for _, d := range a.drv {
+		if sl, ok := d.(drivers.SessionLister); ok {
+			sessions = append(sessions, sl.Sessions(ctx, targets, host)...)
+		}
+	}
+	looked := make(map[string]bool, len(targets))
+	for _, in := range targets {
+		looked[in.Name] = true
+	}
+	a.nextLook = a.enforce(ctx, a.current(), looked, sessions)
+	a.withSessions = instancesWithSessions(targets, sessions)
+}
+
+// instancesWithSessions returns those of instances that have sessions.
+func instancesWithSessions(instances []drivers.Instance, sessions []drivers.Session) []drivers.Instance {
+	has := map[string]bool{}
+	for _, s := range sessions {
+		has[s.Server] = true
+	}
+	var out []drivers.Instance
+	for _, in := range instances {
+		if has[in.Name] {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// limitSessions enforces the session limits on what a pass observed, less
+// the sessions its apply ended.
+func (a *Agent) limitSessions(ctx context.Context, s *spec.Spec, obs *reconciler.Observed, res *reconciler.Result) {
+	gone := map[sessionKey]bool{}
+	for _, o := range res.Outcomes {
+		for _, ses := range o.Ended {
+			gone[keyOf(ses)] = true
+		}
+	}
+	sessions := make([]drivers.Session, 0, len(obs.Sessions))
+	for _, ses := range obs.Sessions {
+		if !gone[keyOf(ses)] {
+			sessions = append(sessions, ses)
+		}
+	}
+	looked := make(map[string]bool, len(obs.Instances))
+	for _, in := range obs.Instances {
+		looked[in.Name] = true
+	}
+	a.enf.prune(func(server string) bool { return looked[server] })
+	a.nextLook = a.enforce(ctx, s, looked, sessions)
+	a.withSessions = instancesWithSessions(obs.Instances, sessions)
+}

@@ -1,0 +1,134 @@
+package agent
+
+import (
+	"testing"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+)
+
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+func ses(user string, x int, started time.Time, state string, idle time.Duration) drivers.Session {
+	return drivers.Session{Server: "s", User: user, Display: 100 + x, State: state, PID: 5000 + x, StartTime: uint64(x),
+		XPID: 4000 + x, XStartTime: uint64(x), StartedAt: started, Idle: drivers.Duration(idle), IdleSource: idleSourceX}
+}
+
+func reasons(cs []closure) map[string]string {
+	out := map[string]string{}
+	for _, c := range cs {
+		r := c.reason
+		if c.byXrdp {
+			r += " (by xrdp)"
+		} else if !c.end {
+			r += " (connection)"
+		}
+		out[c.session.User] = r
+	}
+	return out
+}
+
+func same(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+var lookedS = map[string]bool{"s": true}
+
+// Past max: the newest session that started after the agent saw the limit
+// is ended; those that were there before are never ended for it.
+func TestEnforceMaxNewestFirst(t *testing.T) {
+	e := newEnforcer()
+	lim := map[string]limits{"s": {max: 1}}
+	old1 := ses("old1", 1, t0.Add(-time.Hour), drivers.SessionActive, 0)
+	old2 := ses("old2", 2, t0.Add(-time.Minute), drivers.SessionDisconnected, 0)
+	todo, next := e.decide(t0, lim, lookedS, []drivers.Session{old1, old2})
+	if len(todo) != 0 {
+		t.Fatalf("sessions there before the limit was seen were closed: %v", reasons(todo))
+	}
+	if !next.Equal(t0.Add(enforceEvery)) {
+		t.Fatalf("next look %s; want in %s while at max", next, enforceEvery)
+	}
+	n1 := ses("new1", 3, t0.Add(2*time.Second), drivers.SessionActive, 0)
+	n2 := ses("new2", 4, t0.Add(3*time.Second), drivers.SessionActive, 0)
+	todo, _ = e.decide(t0.Add(4*time.Second), lim, lookedS, []drivers.Session{old1, old2, n2, n1})
+	if want := map[string]string{"new1": "max", "new2": "max"}; !same(reasons(todo), want) || todo[0].session.User != "new2" {
+		t.Fatalf("closures %v (first %s); want %v, newest first", reasons(todo), todo[0].session.User, want)
+	}
+
+	// Raised to 3 with three sessions: nothing to do. Lowered to 1 again:
+	// the sessions of then are kept.
+	lim["s"] = limits{max: 3}
+	if todo, _ := e.decide(t0.Add(5*time.Second), lim, lookedS, []drivers.Session{old1, old2, n1}); len(todo) != 0 {
+		t.Fatalf("closures at max = 3: %v", reasons(todo))
+	}
+	lim["s"] = limits{max: 1}
+	if todo, _ := e.decide(t0.Add(6*time.Second), lim, lookedS, []drivers.Session{old1, old2, n1}); len(todo) != 0 {
+		t.Fatalf("lowering max ended sessions: %v", reasons(todo))
+	}
+	if todo, _ := e.decide(t0.Add(6*time.Second), lim, map[string]bool{"other": true}, nil); len(todo) != 0 {
+		t.Fatal("a look at another server touched s")
+	}
+}
+
+func TestEnforceIdle(t *testing.T) {
+	e := newEnforcer()
+	lim := map[string]limits{"s": {max: 10, idle: time.Minute}}
+	idle := ses("idle", 1, t0.Add(-time.Hour), drivers.SessionActive, 61*time.Second)
+	busy := ses("busy", 2, t0.Add(-time.Hour), drivers.SessionActive, 20*time.Second)
+	unknown := ses("unknown", 3, t0.Add(-time.Hour), drivers.SessionActive, 0)
+	unknown.IdleSource = "unknown: no cookie"
+	gone := ses("gone", 4, t0.Add(-time.Hour), drivers.SessionDisconnected, 10*time.Hour)
+	todo, next := e.decide(t0, lim, lookedS, []drivers.Session{idle, busy, unknown, gone})
+	if want := map[string]string{"idle": "idle (connection)"}; !same(reasons(todo), want) {
+		t.Fatalf("closures %v; want %v", reasons(todo), want)
+	}
+	if want := t0.Add(40 * time.Second); !next.Equal(want) {
+		t.Fatalf("next look %s; want %s, when busy could be idle a minute", next, want)
+	}
+}
+
+func TestEnforceDisconnected(t *testing.T) {
+	e := newEnforcer()
+	lim := map[string]limits{"s": {max: 10, disconnected: time.Minute}}
+	a := ses("a", 1, t0.Add(-time.Hour), drivers.SessionActive, 0)
+	b := ses("b", 2, t0.Add(-time.Hour), drivers.SessionActive, 0)
+	c := ses("c", 3, t0.Add(-time.Hour), drivers.SessionActive, 0)
+	e.decide(t0, lim, lookedS, []drivers.Session{a, b, c})
+	a.State, b.State, c.State = drivers.SessionDisconnected, drivers.SessionDisconnected, drivers.SessionDisconnected
+	_, next := e.decide(t0.Add(5*time.Second), lim, lookedS, []drivers.Session{a, b, c})
+	if want := t0.Add(5*time.Second + time.Minute + discSlack); !next.Equal(want) {
+		t.Fatalf("next look %s; want %s", next, want)
+	}
+	// c's desktop ends early: not counted. a is ended by xrdp on time.
+	if todo, _ := e.decide(t0.Add(20*time.Second), lim, lookedS, []drivers.Session{a, b}); len(todo) != 0 {
+		t.Fatalf("a session that ended 15 s after it lost its client counted: %v", reasons(todo))
+	}
+	todo, _ := e.decide(t0.Add(62*time.Second), lim, lookedS, []drivers.Session{b})
+	if want := map[string]string{"a": "disconnected (by xrdp)"}; !same(reasons(todo), want) {
+		t.Fatalf("closures %v; want %v", reasons(todo), want)
+	}
+	// xrdp leaves b running: the agent ends it, after the slack.
+	if todo, _ := e.decide(t0.Add(70*time.Second), lim, lookedS, []drivers.Session{b}); len(todo) != 0 {
+		t.Fatalf("ended before the slack: %v", reasons(todo))
+	}
+	todo, _ = e.decide(t0.Add(76*time.Second), lim, lookedS, []drivers.Session{b})
+	if want := map[string]string{"b": "disconnected"}; !same(reasons(todo), want) || !todo[0].end {
+		t.Fatalf("closures %v; want %v", reasons(todo), want)
+	}
+	// A session first seen disconnected is given the whole limit from then.
+	e2 := newEnforcer()
+	if todo, _ := e2.decide(t0, lim, lookedS, []drivers.Session{b}); len(todo) != 0 {
+		t.Fatalf("a session first seen disconnected was ended at once: %v", reasons(todo))
+	}
+	if todo, _ := e2.decide(t0.Add(30*time.Second), lim, lookedS, nil); len(todo) != 0 {
+		t.Fatalf("a session first seen disconnected 30 s before it ended counted: %v", reasons(todo))
+	}
+}
