@@ -77,13 +77,13 @@ type Agent struct {
 	nextLook  time.Time      // when the servers with sessions need a look between passes (loop only)
 	// withSessions are the instances that had sessions at the last look (loop only).
 	withSessions []drivers.Instance
-	usage     *usage
-	started   int           // passes begun
-	lastStart time.Time     // when the last pass began
-	ended     int           // passes finished
-	passDone  chan struct{} // closed, and made anew, when a pass ends
-	unlock    func()        // lets go of the state folder
-	planSlots chan struct{} // POST /v1/plan requests being answered
+	usage        *usage
+	started      int           // passes begun
+	lastStart    time.Time     // when the last pass began
+	ended        int           // passes finished
+	passDone     chan struct{} // closed, and made anew, when a pass ends
+	unlock       func()        // lets go of the state folder
+	planSlots    chan struct{} // POST /v1/plan requests being answered
 }
 
 // New loads the spec and prepares the agent. A spec that does not load at start
