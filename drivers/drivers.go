@@ -213,6 +213,9 @@ type Session struct {
 	XStartTime uint64 `json:"x_pid_start_time,omitempty"`
 	// StartedAt is when the session (its X server) started.
 	StartedAt time.Time `json:"started_at,omitzero"`
+	// ConnectedAt is when the client's connection (PID) started; zero while
+	// disconnected.
+	ConnectedAt time.Time `json:"connected_at,omitzero"`
 	// Idle is how long the user has given the session no keyboard or mouse
 	// input, as IdleSource measured it when the session was listed.
 	Idle Duration `json:"idle,omitempty"`

@@ -112,6 +112,7 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 			continue
 		}
 		s.State, s.Client, s.PID, s.StartTime = SessionActive, client, c.PID, c.StartTime
+		s.ConnectedAt = procfs.StartedAt(c.StartTime)
 	}
 	return out
 }

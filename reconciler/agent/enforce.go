@@ -193,10 +193,16 @@ func (e *enforcer) decide(now time.Time, lim map[string]limits, looked map[strin
 			t := e.sessions[keyOf(s)]
 			switch {
 			case s.State == drivers.SessionActive && l.idle > 0 && s.IdleSource == idleSourceX:
-				if time.Duration(s.Idle) >= l.idle {
+				// A connection gets the whole limit: one that just came back
+				// to a session idle for an hour is not idle yet.
+				idle := time.Duration(s.Idle)
+				if !s.ConnectedAt.IsZero() {
+					idle = min(idle, now.Sub(s.ConnectedAt))
+				}
+				if idle >= l.idle {
 					todo = append(todo, closure{session: s, reason: "idle"})
 				} else {
-					soon(now.Add(l.idle - time.Duration(s.Idle)))
+					soon(now.Add(l.idle - idle))
 				}
 			case s.State == drivers.SessionDisconnected && l.disconnected > 0:
 				if now.Sub(t.discLatest) >= l.disconnected+discSlack {

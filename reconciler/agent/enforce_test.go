@@ -86,12 +86,14 @@ func TestEnforceIdle(t *testing.T) {
 	unknown := ses("unknown", 3, t0.Add(-time.Hour), drivers.SessionActive, 0)
 	unknown.IdleSource = "unknown: no cookie"
 	gone := ses("gone", 4, t0.Add(-time.Hour), drivers.SessionDisconnected, 10*time.Hour)
-	todo, next := e.decide(t0, lim, lookedS, []drivers.Session{idle, busy, unknown, gone})
+	back := ses("back", 5, t0.Add(-time.Hour), drivers.SessionActive, 10*time.Hour)
+	back.ConnectedAt = t0.Add(-50 * time.Second) // reconnected, no input since
+	todo, next := e.decide(t0, lim, lookedS, []drivers.Session{idle, busy, unknown, gone, back})
 	if want := map[string]string{"idle": "idle (connection)"}; !same(reasons(todo), want) {
 		t.Fatalf("closures %v; want %v", reasons(todo), want)
 	}
-	if want := t0.Add(40 * time.Second); !next.Equal(want) {
-		t.Fatalf("next look %s; want %s, when busy could be idle a minute", next, want)
+	if want := t0.Add(10 * time.Second); !next.Equal(want) {
+		t.Fatalf("next look %s; want %s, when back's connection could be idle a minute", next, want)
 	}
 }
 

@@ -1,0 +1,149 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+)
+
+// Session limits the agent enforces, with real clients: idle_timeout closes
+// the connection of a user who gives no input (the session goes on, and the
+// user gets it back by logging in again), and keeps a user who does.
+
+// keepBusy moves the mouse on s every 5 s until the test ends: input that
+// its RDP client sends on to the session.
+func (s *screen) keepBusy(t *testing.T) {
+	t.Helper()
+	need(t, "xdotool")
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Second):
+			}
+			cmd := exec.Command("xdotool", "mousemove", strconv.Itoa(200+(i%2)*300), strconv.Itoa(300+(i%3)*50))
+			cmd.Env = append(os.Environ(), "DISPLAY="+s.display)
+			_ = cmd.Run()
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+}
+
+// pollSessions calls cond with the agent's sessions every second (each call
+// is a pass of the agent's) for up to limit.
+func (a *runningAgent) pollSessions(t *testing.T, limit time.Duration, what string, cond func([]drivers.Session) bool) []drivers.Session {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ss := a.sessionsJSON(t)
+		if cond(ss) {
+			return ss
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; sessions: %+v", limit, what, ss)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// checkIdleTimeout runs the idle part of the tests on both drivers, once
+// idle (logged in, giving no input) and busy (with keepBusy) are logged in
+// on server, whose idle_timeout is 60 s. It returns idle's session after its
+// connection was closed.
+func checkIdleTimeout(t *testing.T, a *runningAgent, server, idle, busy string) drivers.Session {
+	t.Helper()
+	both := a.pollSessions(t, 30*time.Second, "both sessions, active, with their idle time", func(ss []drivers.Session) bool {
+		i, ok1 := sessionOf(ss, server, idle)
+		b, ok2 := sessionOf(ss, server, busy)
+		return ok1 && ok2 && i.State == drivers.SessionActive && b.State == drivers.SessionActive &&
+			i.IdleSource == "x11-input" && b.IdleSource == "x11-input"
+	})
+	if got := a.metric(t, fmt.Sprintf(`lucid_rdp_sessions{server=%q}`, server)); got != "2" {
+		t.Fatalf("lucid_rdp_sessions{server=%q} = %q with two sessions listed: %+v", server, got, both)
+	}
+	var closed drivers.Session
+	a.pollSessions(t, 100*time.Second, idle+"'s idle connection to be closed", func(ss []drivers.Session) bool {
+		closed, _ = sessionOf(ss, server, idle)
+		b, ok := sessionOf(ss, server, busy)
+		if !ok || b.State != drivers.SessionActive {
+			t.Fatalf("%s, who gives input, lost the connection: %+v", busy, ss)
+		}
+		if b.Idle > drivers.Duration(30*time.Second) {
+			t.Fatalf("%s gives input every 5 s, yet is idle %s: the idle time does not see input", busy, b.Idle)
+		}
+		return closed.State == drivers.SessionDisconnected
+	})
+	if lived := time.Since(closed.StartedAt); lived < 59*time.Second {
+		t.Fatalf("%s's connection was closed %s after the session started; idle_timeout is 60 s", idle, lived)
+	}
+	waitFor(t, 10*time.Second, "the closure to be counted", func() bool {
+		return a.metric(t, fmt.Sprintf(`lucid_rdp_sessions_rejected_total{reason="idle",server=%q}`, server)) == "1"
+	})
+	if !strings.Contains(a.logs.String(), "idle_timeout passed") {
+		t.Errorf("the agent did not log the closure:\n%s", a.logs.String())
+	}
+	return closed
+}
+
+// TestProcessIdleTimeout: on a process server with idle_timeout = 60s, the
+// agent closes the connection of the user who gives no input and counts it;
+// the user who moves the mouse keeps theirs. The idle user logs in again and
+// gets the same session (same display and X server) back, and keeps it.
+func TestProcessIdleTimeout(t *testing.T) {
+	h := newHost(t)
+	need(t, "Xvfb", "xfreerdp", "startxfce4", "xdotool")
+	dave := hostUser(t, "lucid-it-dave", "Dave-pw-4")
+	erin := hostUser(t, "lucid-it-erin", "Erin-pw-5")
+	t.Cleanup(func() { endSessions(t, dave, erin) })
+	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "xrdp.log") })
+	api := h.base + 19
+	port := h.base + 1
+	h.writeRaw(h.agentBlock(api, "") + fmt.Sprintf("server \"s\" {\n  port = %d\n  sessions {\n    max          = 2\n    idle_timeout = \"60s\"\n  }\n}\n", port))
+	a := h.startAgent(api)
+	waitFor(t, 10*time.Second, "the server", func() bool { return probeOK(port) })
+
+	idleScr, busyScr := desktopScreen(t), desktopScreen(t)
+	idleClient := idleScr.login(t, port, "lucid-it-dave", "Dave-pw-4")
+	busyScr.login(t, port, "lucid-it-erin", "Erin-pw-5")
+	busyScr.keepBusy(t)
+	idleScr.waitDesktop(t, 90*time.Second)
+	busyScr.waitDesktop(t, 90*time.Second)
+
+	closed := checkIdleTimeout(t, a, "s", "lucid-it-dave", "lucid-it-erin")
+	exited := make(chan struct{})
+	go func() { _ = idleClient.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		t.Fatal("dave's client is still running after its connection was closed")
+	}
+	if !runs(dave, "Xorg") || !runs(dave, "xfwm4") {
+		t.Fatal("dave's session ended; idle_timeout must only close the connection")
+	}
+
+	again := desktopScreen(t)
+	again.login(t, port, "lucid-it-dave", "Dave-pw-4")
+	again.waitDesktop(t, 60*time.Second)
+	back := a.pollSessions(t, 15*time.Second, "dave's session, active again", func(ss []drivers.Session) bool {
+		d, ok := sessionOf(ss, "s", "lucid-it-dave")
+		return ok && d.State == drivers.SessionActive
+	})
+	if d, _ := sessionOf(back, "s", "lucid-it-dave"); d.Display != closed.Display || d.XPID != closed.XPID {
+		t.Fatalf("dave got a new session (%+v), not his own (%+v)", d, closed)
+	}
+	// The new connection gets the whole idle_timeout, though the session has
+	// had no input for longer.
+	time.Sleep(5 * time.Second)
+	if d, _ := sessionOf(a.sessionsJSON(t), "s", "lucid-it-dave"); d.State != drivers.SessionActive {
+		t.Fatalf("dave's new connection was closed at once: %+v", d)
+	}
+}
