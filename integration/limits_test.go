@@ -147,3 +147,26 @@ func TestProcessIdleTimeout(t *testing.T) {
 		t.Fatalf("dave's new connection was closed at once: %+v", d)
 	}
 }
+
+// TestDockerIdleTimeout: the same on a docker server, whose sessions live in
+// the container's network namespace: both are listed with user and state,
+// lucid_rdp_sessions agrees, and the agent closes the connection of alice,
+// who gives no input, and keeps bob's.
+func TestDockerIdleTimeout(t *testing.T) {
+	const server = "idler"
+	src := fmt.Sprintf("server %q {\n  driver     = \"docker\"\n  image      = %q\n  port       = PORT+1\n  users_file = \"idler.users\"\n  sessions {\n    max          = 2\n    idle_timeout = \"60s\"\n  }\n}\n", server, xrdpImage)
+	dc := startDesktopContainer(t, server, src)
+	// The same servers, with an agent block of the agent's own.
+	api := dc.h.base + 19
+	dc.h.writeRaw(dc.h.agentBlock(api, "") + strings.ReplaceAll(src, "PORT+1", strconv.Itoa(dc.port)))
+	a := dc.h.startAgent(api)
+	busy := desktopScreen(t)
+	busy.login(t, dc.port, "bob", "bob-pw")
+	busy.keepBusy(t)
+	busy.waitDesktop(t, 90*time.Second)
+	checkIdleTimeout(t, a, server, "alice", "bob")
+	ps := containerProcs(t, dc.cli, dc.name)
+	if countProcs(ps, "Xorg", dc.alice) != 1 {
+		t.Fatalf("alice's session ended; idle_timeout must only close the connection: %+v", ps)
+	}
+}
