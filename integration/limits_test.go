@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,5 +169,80 @@ func TestDockerIdleTimeout(t *testing.T) {
 	ps := containerProcs(t, dc.cli, dc.name)
 	if countProcs(ps, "Xorg", dc.alice) != 1 {
 		t.Fatalf("alice's session ended; idle_timeout must only close the connection: %+v", ps)
+	}
+}
+
+// TestProcessMaxPastSesman: a session that gets past the server's sesman is
+// ended by the agent, newest first, and counted; the one within max is kept.
+// A sesman started again after it died (kill -9 here; an OOM kill alike) knows
+// nothing of the sessions its predecessor started, so with max = 1 and
+// frank's session live it lets gina in.
+func TestProcessMaxPastSesman(t *testing.T) {
+	h := newHost(t)
+	need(t, "Xvfb", "xfreerdp", "startxfce4")
+	frank := hostUser(t, "lucid-it-frank", "Frank-pw-6")
+	gina := hostUser(t, "lucid-it-gina", "Gina-pw-7")
+	t.Cleanup(func() { endSessions(t, frank, gina) })
+	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "xrdp.log") })
+	api := h.base + 19
+	port := h.base + 1
+	h.writeRaw(h.agentBlock(api, "") + fmt.Sprintf("server \"s\" {\n  port = %d\n  sessions {\n    max = 1\n  }\n}\n", port))
+	a := h.startAgent(api)
+	waitFor(t, 10*time.Second, "the server", func() bool { return probeOK(port) })
+	first := desktopScreen(t)
+	first.login(t, port, "lucid-it-frank", "Frank-pw-6")
+	first.waitDesktop(t, 90*time.Second)
+	a.pollSessions(t, 15*time.Second, "frank's session", func(ss []drivers.Session) bool {
+		_, ok := sessionOf(ss, "s", "lucid-it-frank")
+		return ok
+	})
+
+	old := h.record("s").Sesman
+	if old == nil {
+		t.Fatal("the server has no sesman of its own")
+	}
+	if err := syscall.Kill(old.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.pollSessions(t, 20*time.Second, "a new sesman", func([]drivers.Session) bool {
+		s := h.record("s").Sesman
+		return s != nil && s.PID != old.PID && probeOK(port)
+	})
+	if !runs(frank, "Xorg") {
+		t.Fatal("frank's session did not survive its sesman's death")
+	}
+
+	// Watch gina's X server come and go, at 50 ms.
+	second := desktopScreen(t)
+	second.login(t, port, "lucid-it-gina", "Gina-pw-7")
+	var came, went time.Time
+	deadline := time.Now().Add(60 * time.Second)
+	for went.IsZero() && time.Now().Before(deadline) {
+		switch on := runs(gina, "Xorg"); {
+		case on && came.IsZero():
+			came = time.Now()
+		case !on && !came.IsZero():
+			went = time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if came.IsZero() {
+		t.Fatal("gina never got past the new sesman: the test proves nothing")
+	}
+	if went.IsZero() {
+		t.Fatal("gina's session past max = 1 was not ended")
+	}
+	t.Logf("gina's session past max = 1 lasted %s", went.Sub(came).Round(10*time.Millisecond))
+	if lasted := went.Sub(came); lasted > 3*time.Second {
+		t.Errorf("gina's session past max lasted %s; it must be ended within 2 s of a look a second", lasted)
+	}
+	waitFor(t, 10*time.Second, "the closure to be counted", func() bool {
+		return a.metric(t, `lucid_rdp_sessions_rejected_total{reason="max",server="s"}`) == "1"
+	})
+	if !strings.Contains(a.logs.String(), "past sessions.max") || !strings.Contains(a.logs.String(), "user=lucid-it-gina") {
+		t.Errorf("the agent did not log the closure with the user:\n%s", a.logs.String())
+	}
+	if !runs(frank, "Xorg") || !runs(frank, "xfwm4") {
+		t.Fatal("frank's session, within max, was ended")
 	}
 }

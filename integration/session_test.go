@@ -142,9 +142,10 @@ func TestDrainTimeoutEndsSessions(t *testing.T) {
 		_, err := os.Stat(filepath.Join(h.dir, "state", "servers", "s"))
 		return os.IsNotExist(err)
 	})
-	if got := a.metric(t, `lucid_rdp_sessions_rejected_total{reason="drain",server="s"}`); got != "1" {
-		t.Fatalf(`sessions_rejected_total{reason="drain",server="s"} = %q, want 1`, got)
-	}
+	// The folder goes inside apply; the count follows when apply returns.
+	waitFor(t, 5*time.Second, `sessions_rejected_total{reason="drain",server="s"} = 1`, func() bool {
+		return a.metric(t, `lucid_rdp_sessions_rejected_total{reason="drain",server="s"}`) == "1"
+	})
 	if !strings.Contains(a.logs.String(), "session ended: drain_timeout passed") || !strings.Contains(a.logs.String(), "lucid-it-dave") {
 		t.Fatalf("the ended session is not logged with its user:\n%s", a.logs.String())
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -192,10 +193,25 @@ func foreignListeners(s *spec.Spec, ours []drivers.Instance, tab *socktab.Table)
 		inodes[i] = l.Inode
 	}
 	holders := socktab.Holders(inodes)
+	// A server of ours that is down for another reason than its listener (a
+	// process server whose sesman died) still holds its port with that
+	// listener: its restart replaces it, so it is not in the way.
+	ownListener := func(l socktab.Socket, h socktab.Holder) bool {
+		for _, in := range ours {
+			if in.State != drivers.StateRunning && in.ID == strconv.Itoa(h.PID) && in.Config.Port == l.LocalPort &&
+				spec.AddressesOverlap(in.Config.Address, l.Local.String()) {
+				return true
+			}
+		}
+		return false
+	}
 	out := make([]Listener, 0, len(found))
 	for _, l := range found {
 		ln := Listener{Address: l.Local.String(), Port: l.LocalPort}
 		if h, ok := holders[l.Inode]; ok {
+			if ownListener(l, h) {
+				continue
+			}
 			ln.Holder = h.String()
 		}
 		out = append(out, ln)
