@@ -102,9 +102,9 @@ func checkIdleTimeout(t *testing.T, a *runningAgent, server, idle, busy string) 
 func TestProcessIdleTimeout(t *testing.T) {
 	h := newHost(t)
 	need(t, "Xvfb", "xfreerdp", "startxfce4", "xdotool")
-	dave := hostUser(t, "lucid-it-dave", "Dave-pw-4")
-	erin := hostUser(t, "lucid-it-erin", "Erin-pw-5")
-	t.Cleanup(func() { endSessions(t, dave, erin) })
+	hank := hostUser(t, "lucid-it-hank", "Hank-pw-8")
+	ivy := hostUser(t, "lucid-it-ivy", "Ivy-pw-9")
+	t.Cleanup(func() { endSessions(t, hank, ivy) })
 	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "xrdp.log") })
 	api := h.base + 19
 	port := h.base + 1
@@ -113,39 +113,39 @@ func TestProcessIdleTimeout(t *testing.T) {
 	waitFor(t, 10*time.Second, "the server", func() bool { return probeOK(port) })
 
 	idleScr, busyScr := desktopScreen(t), desktopScreen(t)
-	idleClient := idleScr.login(t, port, "lucid-it-dave", "Dave-pw-4")
-	busyScr.login(t, port, "lucid-it-erin", "Erin-pw-5")
+	idleClient := idleScr.login(t, port, "lucid-it-hank", "Hank-pw-8")
+	busyScr.login(t, port, "lucid-it-ivy", "Ivy-pw-9")
 	busyScr.keepBusy(t)
 	idleScr.waitDesktop(t, 90*time.Second)
 	busyScr.waitDesktop(t, 90*time.Second)
 
-	closed := checkIdleTimeout(t, a, "s", "lucid-it-dave", "lucid-it-erin")
+	closed := checkIdleTimeout(t, a, "s", "lucid-it-hank", "lucid-it-ivy")
 	exited := make(chan struct{})
 	go func() { _ = idleClient.Wait(); close(exited) }()
 	select {
 	case <-exited:
 	case <-time.After(15 * time.Second):
-		t.Fatal("dave's client is still running after its connection was closed")
+		t.Fatal("hank's client is still running after its connection was closed")
 	}
-	if !runs(dave, "Xorg") || !runs(dave, "xfwm4") {
-		t.Fatal("dave's session ended; idle_timeout must only close the connection")
+	if !runs(hank, "Xorg") || !runs(hank, "xfwm4") {
+		t.Fatal("hank's session ended; idle_timeout must only close the connection")
 	}
 
 	again := desktopScreen(t)
-	again.login(t, port, "lucid-it-dave", "Dave-pw-4")
+	again.login(t, port, "lucid-it-hank", "Hank-pw-8")
 	again.waitDesktop(t, 60*time.Second)
-	back := a.pollSessions(t, 15*time.Second, "dave's session, active again", func(ss []drivers.Session) bool {
-		d, ok := sessionOf(ss, "s", "lucid-it-dave")
+	back := a.pollSessions(t, 15*time.Second, "hank's session, active again", func(ss []drivers.Session) bool {
+		d, ok := sessionOf(ss, "s", "lucid-it-hank")
 		return ok && d.State == drivers.SessionActive
 	})
-	if d, _ := sessionOf(back, "s", "lucid-it-dave"); d.Display != closed.Display || d.XPID != closed.XPID {
-		t.Fatalf("dave got a new session (%+v), not his own (%+v)", d, closed)
+	if d, _ := sessionOf(back, "s", "lucid-it-hank"); d.Display != closed.Display || d.XPID != closed.XPID {
+		t.Fatalf("hank got a new session (%+v), not his own (%+v)", d, closed)
 	}
 	// The new connection gets the whole idle_timeout, though the session has
 	// had no input for longer.
 	time.Sleep(5 * time.Second)
-	if d, _ := sessionOf(a.sessionsJSON(t), "s", "lucid-it-dave"); d.State != drivers.SessionActive {
-		t.Fatalf("dave's new connection was closed at once: %+v", d)
+	if d, _ := sessionOf(a.sessionsJSON(t), "s", "lucid-it-hank"); d.State != drivers.SessionActive {
+		t.Fatalf("hank's new connection was closed at once: %+v", d)
 	}
 }
 
