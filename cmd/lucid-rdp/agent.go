@@ -182,9 +182,9 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVER\tUSER\tDISPLAY\tSTATE\tCLIENT\tSINCE\tPID")
+	fmt.Fprintln(tw, "SERVER\tUSER\tDISPLAY\tSTATE\tCLIENT\tSINCE\tIDLE\tPID")
 	for _, s := range ss {
-		display, client, since := "-", s.Client, "-"
+		display, client, since, idle := "-", s.Client, "-", "?" // ?: the X server could not say (idle_source)
 		if s.Display > 0 {
 			display = fmt.Sprintf(":%d", s.Display)
 		}
@@ -194,7 +194,10 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		if !s.StartedAt.IsZero() {
 			since = s.StartedAt.Local().Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Server, s.User, display, s.State, client, since, s.PID)
+		if !strings.HasPrefix(s.IdleSource, "unknown") && s.IdleSource != "" {
+			idle = time.Duration(s.Idle).Truncate(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Server, s.User, display, s.State, client, since, idle, s.PID)
 	}
 	tw.Flush()
 	return exitOK
