@@ -239,19 +239,38 @@ type SessionLister interface {
 	Sessions(ctx context.Context, instances []Instance, host *Host) []Session
 }
 
-// Host is what one pass reads of the host, once, for every driver to share.
+// Host is what one look reads of the host, once, for every driver to share:
+// each part is read on first use, so a look that needs no part reads none.
 type Host struct {
-	// Sockets is the host's TCP socket table.
-	Sockets *socktab.Table
+	readSockets func() (*socktab.Table, error)
 
-	once     sync.Once
-	procs    *procfs.Procs
-	procsErr error
+	socketsOnce sync.Once
+	sockets     *socktab.Table
+	socketsErr  error
+
+	procsOnce sync.Once
+	procs     *procfs.Procs
+	procsErr  error
 }
 
-// Procs returns the pass's snapshot of every process, read on first use.
+// NewHost returns a Host that reads the TCP socket table with readSockets
+// (nil: socktab.Read).
+func NewHost(readSockets func() (*socktab.Table, error)) *Host {
+	if readSockets == nil {
+		readSockets = socktab.Read
+	}
+	return &Host{readSockets: readSockets}
+}
+
+// Sockets returns the host's TCP socket table, read on first use.
+func (h *Host) Sockets() (*socktab.Table, error) {
+	h.socketsOnce.Do(func() { h.sockets, h.socketsErr = h.readSockets() })
+	return h.sockets, h.socketsErr
+}
+
+// Procs returns the snapshot of every process, read on first use.
 func (h *Host) Procs() (*procfs.Procs, error) {
-	h.once.Do(func() { h.procs, h.procsErr = procfs.Snapshot() })
+	h.procsOnce.Do(func() { h.procs, h.procsErr = procfs.Snapshot() })
 	return h.procs, h.procsErr
 }
 

@@ -20,9 +20,10 @@ type Refusal struct {
 
 // RefusalReporter is implemented by drivers that read their servers' sesman
 // logs for logins turned away by policy. Each call returns those logged since
-// the last call (the first call only finds where each log ends).
+// the last call (the first call only finds where each log ends). host is the
+// pass's look at the host.
 type RefusalReporter interface {
-	Refusals(ctx context.Context, instances []Instance) []Refusal
+	Refusals(ctx context.Context, instances []Instance, host *Host) []Refusal
 }
 
 // maxRefused is what xrdp-sesman 0.9 logs when sessions.max turns a login

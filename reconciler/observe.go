@@ -36,6 +36,9 @@ type Observed struct {
 	// Listeners are listening sockets lucid-rdp does not own, on ports the spec
 	// cares about.
 	Listeners []Listener `json:"listeners,omitempty"`
+	// Host is what the observation read of the host (its socket and process
+	// tables), for whatever else the pass reads of it.
+	Host *drivers.Host `json:"-"`
 	// State is what earlier applies persisted: port allocations, drains.
 	State State `json:"state"`
 	// StateProblem says why the persisted state could not be read, when it
@@ -103,11 +106,13 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 		}()
 	}
 	wg.Wait()
-	tab, err := readSockets()
+	host := drivers.NewHost(readSockets)
+	tab, err := host.Sockets()
 	if err != nil {
 		return nil, err
 	}
-	host := &drivers.Host{Sockets: tab}
+	obs.Host = host
+	var listed []drivers.Driver
 	for i, d := range ds {
 		if errs[i] != nil {
 			if obs.DriverErrors == nil {
@@ -123,25 +128,41 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 			}
 			obs.KeepsSessions[d.Name()] = true
 		}
-		if sl, ok := d.(drivers.SessionLister); ok {
-			obs.Sessions = append(obs.Sessions, sl.Sessions(ctx, lists[i], host)...)
-		}
+		listed = append(listed, d)
 	}
 	sort.Slice(obs.Instances, func(i, j int) bool { return lessName(obs.Instances[i].Name, obs.Instances[j].Name) })
-	SortSessions(obs.Sessions)
+	obs.Sessions = listSessions(ctx, listed, obs.Instances, host)
 	obs.Listeners = foreignListeners(s, obs.Instances, tab)
 	return obs, nil
 }
 
-// SortSessions sorts sessions by server, then display.
-func SortSessions(sessions []drivers.Session) {
-	sort.SliceStable(sessions, func(i, j int) bool {
-		a, b := sessions[i], sessions[j]
+// listSessions asks each driver of ds that lists sessions for those of its
+// instances, and returns them sorted by server, then display.
+func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.Instance, host *drivers.Host) []drivers.Session {
+	var out []drivers.Session
+	for _, d := range ds {
+		sl, ok := d.(drivers.SessionLister)
+		if !ok {
+			continue
+		}
+		var mine []drivers.Instance
+		for _, in := range instances {
+			if in.Driver == d.Name() {
+				mine = append(mine, in)
+			}
+		}
+		if len(mine) > 0 {
+			out = append(out, sl.Sessions(ctx, mine, host)...)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
 		if a.Server != b.Server {
 			return lessName(a.Server, b.Server)
 		}
 		return a.Display < b.Display
 	})
+	return out
 }
 
 // SessionCounts counts the live sessions of each server.

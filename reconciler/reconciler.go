@@ -41,6 +41,20 @@ func (r *Reconciler) log() hclog.Logger {
 	return r.Log
 }
 
+// readSockets returns how this reconciler reads the socket table.
+func (r *Reconciler) readSockets() func() (*socktab.Table, error) {
+	if r.ReadSockets == nil {
+		return socktab.Read
+	}
+	return r.ReadSockets
+}
+
+// Sessions lists the live sessions of instances, as Observe does, from a
+// look at the host of their own: for a look at sessions between passes.
+func (r *Reconciler) Sessions(ctx context.Context, instances []drivers.Instance) []drivers.Session {
+	return listSessions(ctx, r.driverList(), instances, drivers.NewHost(r.readSockets()))
+}
+
 // driverList returns the drivers in name order.
 func (r *Reconciler) driverList() []drivers.Driver {
 	names := make([]string, 0, len(r.Drivers))
@@ -64,11 +78,7 @@ func (r *Reconciler) Observe(ctx context.Context, s *spec.Spec) (*Observed, erro
 	} else if err != nil {
 		return nil, err
 	}
-	read := r.ReadSockets
-	if read == nil {
-		read = socktab.Read
-	}
-	obs, err := Observe(ctx, s, r.driverList(), st, read)
+	obs, err := Observe(ctx, s, r.driverList(), st, r.readSockets())
 	if obs != nil {
 		obs.StateProblem = stateProblem
 	}

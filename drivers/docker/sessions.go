@@ -26,22 +26,19 @@ import (
 // docker sessions are not counted from it.
 func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) []drivers.Session {
 	var out []drivers.Session
-	running := map[string]bool{}
-	defer firstPIDs.Range(func(id, _ any) bool { // forget containers that are gone
-		if !running[id.(string)] {
-			firstPIDs.Delete(id)
-		}
-		return true
-	})
+	pruned := false
 	for _, in := range instances {
 		if in.Driver != Name || in.State != drivers.StateRunning {
 			continue
 		}
-		running[in.ID] = true
 		snap, err := host.Procs()
 		if err != nil {
 			d.Log.Warn("sessions: no process table", "error", err)
 			return nil
+		}
+		if !pruned {
+			forgetGone(snap)
+			pruned = true
 		}
 		first := d.firstPID(ctx, in.ID, snap)
 		if first <= 0 {
@@ -102,24 +99,33 @@ func (d *Driver) firstPID(ctx context.Context, id string, snap *procfs.Procs) in
 // engine, so one cache serves every driver; an entry is checked before use.
 var firstPIDs sync.Map
 
+// forgetGone drops the cached first pids that are no longer alive in snap:
+// their containers stopped. (A look at some containers only must not empty
+// the cache of the others.)
+func forgetGone(snap *procfs.Procs) {
+	firstPIDs.Range(func(id, pid any) bool {
+		if _, alive := snap.Get(pid.(int)); !alive {
+			firstPIDs.Delete(id)
+		}
+		return true
+	})
+}
+
 // Refusals implements drivers.RefusalReporter from the sesman log inside
 // each running container, opened from the host inside the container's root
 // (procfs.OpenInRoot).
-func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance) []drivers.Refusal {
+func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance, host *drivers.Host) []drivers.Refusal {
 	var out []drivers.Refusal
 	seen := map[string]bool{}
 	defer d.tail.Forget(func(server string) bool { return seen[server] })
-	var snap *procfs.Procs
 	for _, in := range instances {
 		if in.Driver != Name || in.State != drivers.StateRunning {
 			continue
 		}
 		seen[in.Name] = true
-		if snap == nil {
-			var err error
-			if snap, err = procfs.Snapshot(); err != nil {
-				return nil
-			}
+		snap, err := host.Procs()
+		if err != nil {
+			return nil
 		}
 		first := d.firstPID(ctx, in.ID, snap)
 		if first <= 0 {

@@ -65,16 +65,20 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 	if err != nil {
 		d.Log.Warn("sessions: no Unix socket peers; sessions show as disconnected", "error", err)
 	}
+	tab, err := host.Sockets()
+	if err != nil {
+		d.Log.Warn("sessions: no socket table; clients show empty", "error", err)
+	}
 	var out []drivers.Session
 	for _, sp := range sps {
-		out = append(out, drivers.FindSessions(sp, snap, host.Sockets, peers)...)
+		out = append(out, drivers.FindSessions(sp, snap, tab, peers)...)
 	}
 	return out
 }
 
 // Refusals implements drivers.RefusalReporter from each server's own
 // xrdp-sesman.log, in its folder.
-func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance) []drivers.Refusal {
+func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance, host *drivers.Host) []drivers.Refusal {
 	var out []drivers.Refusal
 	seen := map[string]bool{}
 	defer d.tail.Forget(func(server string) bool { return seen[server] })

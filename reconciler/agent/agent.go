@@ -443,7 +443,7 @@ func (a *Agent) pass(ctx context.Context) {
 	a.wakeAt = p.WakeAt // a drain_timeout that passes needs no other event
 	for _, d := range a.drv {
 		if rr, ok := d.(drivers.RefusalReporter); ok {
-			for _, r := range rr.Refusals(ctx, obs.Instances) {
+			for _, r := range rr.Refusals(ctx, obs.Instances, obs.Host) {
 				a.m.rejected.WithLabelValues(r.Server, r.Reason).Inc()
 				a.log.Info("login refused by the server's sesman", "server", r.Server, "user", r.User, "reason", r.Reason)
 			}
@@ -464,7 +464,6 @@ func (a *Agent) pass(ctx context.Context) {
 	for _, o := range res.Outcomes {
 		name := o.Change.Server
 		changed[name] = o
-		a.enf.forget(o.Ended)
 		for _, ses := range o.Ended {
 			a.m.rejected.WithLabelValues(name, "drain").Inc()
 			a.log.Info("session ended: drain_timeout passed", "server", name, "user", ses.User, "client", ses.Client, "display", ses.Display)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
-	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 	"github.com/lucid-rdp/lucid-rdp/internal/xidle"
 	"github.com/lucid-rdp/lucid-rdp/reconciler"
 	"github.com/lucid-rdp/lucid-rdp/spec"
@@ -124,19 +123,14 @@ func (e *enforcer) decide(now time.Time, lim map[string]limits, looked map[strin
 			next = t
 		}
 	}
+	present := make(map[sessionKey]bool, len(sessions))
 	for server := range looked {
-		l, declared := lim[server]
-		if mk, ok := e.maxSince[server]; declared && (!ok || mk.max != l.max) {
-			e.maxSince[server] = maxMark{l.max, now}
-		}
-		prev, looked := e.lastLook[server]
-		if !looked {
+		prev, seenBefore := e.lastLook[server]
+		if !seenBefore {
 			prev = now
 		}
 		e.lastLook[server] = now
-		cur := byServer[server]
-		present := make(map[sessionKey]bool, len(cur))
-		for _, s := range cur {
+		for _, s := range byServer[server] {
 			k := keyOf(s)
 			present[k] = true
 			t := e.sessions[k]
@@ -155,20 +149,27 @@ func (e *enforcer) decide(now time.Time, lim map[string]limits, looked map[strin
 			}
 			t.last = s
 		}
-		// Sessions that ended since the last look.
-		for k, t := range e.sessions {
-			if k.server != server || present[k] {
-				continue
-			}
-			delete(e.sessions, k)
-			if declared && l.disconnected > 0 && t.last.State == drivers.SessionDisconnected &&
-				now.Sub(t.discEarliest) >= l.disconnected {
-				todo = append(todo, closure{session: t.last, reason: "disconnected", end: true, byXrdp: true})
-			}
+	}
+	// Sessions of the looked servers that ended since their last look.
+	for k, t := range e.sessions {
+		if !looked[k.server] || present[k] {
+			continue
 		}
+		delete(e.sessions, k)
+		if l := lim[k.server]; l.disconnected > 0 && t.last.State == drivers.SessionDisconnected &&
+			now.Sub(t.discEarliest) >= l.disconnected {
+			todo = append(todo, closure{session: t.last, reason: "disconnected", end: true, byXrdp: true})
+		}
+	}
+	for server := range looked {
+		l, declared := lim[server]
 		if !declared {
 			continue
 		}
+		if mk, ok := e.maxSince[server]; !ok || mk.max != l.max {
+			e.maxSince[server] = maxMark{l.max, now}
+		}
+		cur := byServer[server]
 		chosen := map[sessionKey]bool{}
 		// Past max: newest first, never one that was there before the limit.
 		if l.max > 0 && len(cur) > l.max {
@@ -294,51 +295,19 @@ func (a *Agent) enforce(ctx context.Context, s *spec.Spec, looked map[string]boo
 // lookAgain looks at the sessions of the servers that had any at the last
 // look, between passes, and enforces their limits.
 func (a *Agent) lookAgain(ctx context.Context) {
-	targets := a.withSessions
-	if len(targets) == 0 {
+	if len(a.withSessions) == 0 {
 		a.nextLook = time.Time{}
 		return
 	}
-	host := &drivers.Host{}
-	tab, err := socktab.Read()
-	if err != nil {
-		a.log.Warn("sessions: socket table", "error", err)
-	}
-	host.Sockets = tab
-	var sessions []drivers.Session
-	for _, d := range a.drv {
-		if sl, ok := d.(drivers.SessionLister); ok {
-			sessions = append(sessions, sl.Sessions(ctx, targets, host)...)
-		}
-	}
-	looked := make(map[string]bool, len(targets))
-	for _, in := range targets {
-		looked[in.Name] = true
-	}
-	a.nextLook = a.enforce(ctx, a.current(), looked, sessions)
-	a.withSessions = instancesWithSessions(targets, sessions)
-}
-
-// instancesWithSessions returns those of instances that have sessions.
-func instancesWithSessions(instances []drivers.Instance, sessions []drivers.Session) []drivers.Instance {
-	has := map[string]bool{}
-	for _, s := range sessions {
-		has[s.Server] = true
-	}
-	var out []drivers.Instance
-	for _, in := range instances {
-		if has[in.Name] {
-			out = append(out, in)
-		}
-	}
-	return out
+	a.enforceOn(ctx, a.current(), a.withSessions, a.rec.Sessions(ctx, a.withSessions))
 }
 
 // limitSessions enforces the session limits on what a pass observed, less
-// the sessions its apply ended.
+// the sessions its apply ended (counted as drain already).
 func (a *Agent) limitSessions(ctx context.Context, s *spec.Spec, obs *reconciler.Observed, res *reconciler.Result) {
 	gone := map[sessionKey]bool{}
 	for _, o := range res.Outcomes {
+		a.enf.forget(o.Ended)
 		for _, ses := range o.Ended {
 			gone[keyOf(ses)] = true
 		}
@@ -349,11 +318,32 @@ func (a *Agent) limitSessions(ctx context.Context, s *spec.Spec, obs *reconciler
 			sessions = append(sessions, ses)
 		}
 	}
-	looked := make(map[string]bool, len(obs.Instances))
+	ours := make(map[string]bool, len(obs.Instances))
 	for _, in := range obs.Instances {
+		ours[in.Name] = true
+	}
+	a.enf.prune(func(server string) bool { return ours[server] })
+	a.enforceOn(ctx, s, obs.Instances, sessions)
+}
+
+// enforceOn enforces the limits on the sessions of instances (all of
+// theirs), and notes when to look again, and at which of them: those that
+// have sessions.
+func (a *Agent) enforceOn(ctx context.Context, s *spec.Spec, instances []drivers.Instance, sessions []drivers.Session) {
+	looked := make(map[string]bool, len(instances))
+	for _, in := range instances {
 		looked[in.Name] = true
 	}
-	a.enf.prune(func(server string) bool { return looked[server] })
+	has := map[string]bool{}
+	for _, ses := range sessions {
+		has[ses.Server] = true
+	}
 	a.nextLook = a.enforce(ctx, s, looked, sessions)
-	a.withSessions = instancesWithSessions(obs.Instances, sessions)
+	var withSessions []drivers.Instance
+	for _, in := range instances {
+		if has[in.Name] {
+			withSessions = append(withSessions, in)
+		}
+	}
+	a.withSessions = withSessions
 }

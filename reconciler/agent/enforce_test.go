@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -28,18 +29,6 @@ func reasons(cs []closure) map[string]string {
 	return out
 }
 
-func same(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 var lookedS = map[string]bool{"s": true}
 
 // Past max: the newest session that started after the agent saw the limit
@@ -59,7 +48,7 @@ func TestEnforceMaxNewestFirst(t *testing.T) {
 	n1 := ses("new1", 3, t0.Add(2*time.Second), drivers.SessionActive, 0)
 	n2 := ses("new2", 4, t0.Add(3*time.Second), drivers.SessionActive, 0)
 	todo, _ = e.decide(t0.Add(4*time.Second), lim, lookedS, []drivers.Session{old1, old2, n2, n1})
-	if want := map[string]string{"new1": "max", "new2": "max"}; !same(reasons(todo), want) || todo[0].session.User != "new2" {
+	if want := map[string]string{"new1": "max", "new2": "max"}; !maps.Equal(reasons(todo), want) || todo[0].session.User != "new2" {
 		t.Fatalf("closures %v (first %s); want %v, newest first", reasons(todo), todo[0].session.User, want)
 	}
 
@@ -73,8 +62,8 @@ func TestEnforceMaxNewestFirst(t *testing.T) {
 	if todo, _ := e.decide(t0.Add(6*time.Second), lim, lookedS, []drivers.Session{old1, old2, n1}); len(todo) != 0 {
 		t.Fatalf("lowering max ended sessions: %v", reasons(todo))
 	}
-	if todo, _ := e.decide(t0.Add(6*time.Second), lim, map[string]bool{"other": true}, nil); len(todo) != 0 {
-		t.Fatal("a look at another server touched s")
+	if todo, _ := e.decide(t0.Add(6*time.Second), lim, map[string]bool{"other": true}, nil); len(todo) != 0 || len(e.sessions) != 3 {
+		t.Fatalf("a look at another server touched s: closures %v, %d sessions remembered (want 3)", reasons(todo), len(e.sessions))
 	}
 }
 
@@ -89,7 +78,7 @@ func TestEnforceIdle(t *testing.T) {
 	back := ses("back", 5, t0.Add(-time.Hour), drivers.SessionActive, 10*time.Hour)
 	back.ConnectedAt = t0.Add(-50 * time.Second) // reconnected, no input since
 	todo, next := e.decide(t0, lim, lookedS, []drivers.Session{idle, busy, unknown, gone, back})
-	if want := map[string]string{"idle": "idle (connection)"}; !same(reasons(todo), want) {
+	if want := map[string]string{"idle": "idle (connection)"}; !maps.Equal(reasons(todo), want) {
 		t.Fatalf("closures %v; want %v", reasons(todo), want)
 	}
 	if want := t0.Add(10 * time.Second); !next.Equal(want) {
@@ -114,7 +103,7 @@ func TestEnforceDisconnected(t *testing.T) {
 		t.Fatalf("a session that ended 15 s after it lost its client counted: %v", reasons(todo))
 	}
 	todo, _ := e.decide(t0.Add(62*time.Second), lim, lookedS, []drivers.Session{b})
-	if want := map[string]string{"a": "disconnected (by xrdp)"}; !same(reasons(todo), want) {
+	if want := map[string]string{"a": "disconnected (by xrdp)"}; !maps.Equal(reasons(todo), want) {
 		t.Fatalf("closures %v; want %v", reasons(todo), want)
 	}
 	// xrdp leaves b running: the agent ends it, after the slack.
@@ -122,11 +111,13 @@ func TestEnforceDisconnected(t *testing.T) {
 		t.Fatalf("ended before the slack: %v", reasons(todo))
 	}
 	todo, _ = e.decide(t0.Add(76*time.Second), lim, lookedS, []drivers.Session{b})
-	if want := map[string]string{"b": "disconnected"}; !same(reasons(todo), want) || !todo[0].end {
+	if want := map[string]string{"b": "disconnected"}; !maps.Equal(reasons(todo), want) || !todo[0].end {
 		t.Fatalf("closures %v; want %v", reasons(todo), want)
 	}
-	// A session first seen disconnected is given the whole limit from then.
+	// A session first seen disconnected is given the whole limit from then,
+	// also when its server was looked at long before.
 	e2 := newEnforcer()
+	e2.decide(t0.Add(-5*time.Minute), lim, lookedS, nil)
 	if todo, _ := e2.decide(t0, lim, lookedS, []drivers.Session{b}); len(todo) != 0 {
 		t.Fatalf("a session first seen disconnected was ended at once: %v", reasons(todo))
 	}
