@@ -54,15 +54,15 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 			}
 			s := Session{Server: sp.Server, State: SessionDisconnected, PID: k.PID, StartTime: k.StartTime,
 				XPID: k.PID, XStartTime: k.StartTime, StartedAt: procfs.StartedAt(k.StartTime)}
-			if args, err := procfs.Cmdline(k.PID); err == nil {
-				for _, a := range args[min(1, len(args)):] {
-					if d, ok := strings.CutPrefix(a, ":"); ok {
-						s.Display, _ = strconv.Atoi(d)
-						break
-					}
+			args, _ := procfs.Cmdline(k.PID)
+			for _, a := range args[min(1, len(args)):] {
+				if d, ok := strings.CutPrefix(a, ":"); ok {
+					s.Display, _ = strconv.Atoi(d)
+					break
 				}
 			}
-			if uid, err := procfs.UID(k.PID); err == nil {
+			uid, uidErr := procfs.UID(k.PID)
+			if uidErr == nil {
 				if names == nil {
 					names = procfs.UserNames(sp.RootPID)
 				}
@@ -71,9 +71,9 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 					s.User = strconv.Itoa(uid)
 				}
 			}
-			if s.Display <= 0 {
-				s.IdleSource = "unknown: no display number in the X server's command line"
-			} else if idle, err := xidle.Idle(k.PID, s.Display, idleQueryTimeout); err == nil {
+			if s.Display <= 0 || uidErr != nil {
+				s.IdleSource = "unknown: no display number or user of the X server"
+			} else if idle, err := xidle.IdleOf(k.PID, s.Display, args, uid, idleQueryTimeout); err == nil {
 				s.Idle, s.IdleSource = Duration(idle), xidle.Source
 			} else {
 				s.IdleSource = "unknown: " + err.Error()
@@ -128,13 +128,9 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 // It reports whether it ended the session (stopped its X server); a session
 // whose X server is gone already, or is another process now, is not counted.
 func EndSession(ctx context.Context, s Session, grace time.Duration) (bool, error) {
-	var errs []error
-	if s.State == SessionActive && s.PID != s.XPID {
-		_, err := endProcess(ctx, s.PID, s.StartTime, grace, "xrdp")
-		errs = append(errs, err)
-	}
+	_, closeErr := closeConn(ctx, s, grace)
 	ended, err := endProcess(ctx, s.XPID, s.XStartTime, grace, "Xorg", "Xvnc")
-	if err := errors.Join(append(errs, err)...); err != nil {
+	if err := errors.Join(closeErr, err); err != nil {
 		return ended, fmt.Errorf("end %s's session on %s (display :%d): %w", s.User, s.Server, s.Display, err)
 	}
 	return ended, nil
@@ -146,14 +142,19 @@ func EndSession(ctx context.Context, s Session, grace time.Duration) (bool, erro
 // its user can log in again to reconnect to it. It reports whether it closed
 // the connection.
 func CloseConnection(ctx context.Context, s Session, grace time.Duration) (bool, error) {
-	if s.State != SessionActive || s.PID == s.XPID {
-		return false, nil
-	}
-	closed, err := endProcess(ctx, s.PID, s.StartTime, grace, "xrdp")
+	closed, err := closeConn(ctx, s, grace)
 	if err != nil {
 		return closed, fmt.Errorf("close %s's connection to %s (display :%d): %w", s.User, s.Server, s.Display, err)
 	}
 	return closed, nil
+}
+
+// closeConn ends the xrdp process serving s, if s is active.
+func closeConn(ctx context.Context, s Session, grace time.Duration) (bool, error) {
+	if s.State != SessionActive || s.PID == s.XPID {
+		return false, nil
+	}
+	return endProcess(ctx, s.PID, s.StartTime, grace, "xrdp")
 }
 
 // endProcess ends pid while it is the process a scan saw: that start time

@@ -86,13 +86,14 @@ func Apply(ctx context.Context, p *Plan, ds map[string]drivers.Driver, paralleli
 		if err != nil {
 			return err
 		}
+		// Sessions a Delete or Replace ends: a drain_timeout passed.
+		ended, err := endSessions(ctx, c.End)
+		res.Outcomes[i].Ended = ended
+		if err != nil {
+			return err // the server stays, and the next pass tries again
+		}
 		switch c.Action {
 		case Delete:
-			ended, err := endSessions(ctx, c.End)
-			res.Outcomes[i].Ended = ended
-			if err != nil {
-				return err // the server stays, and the next pass tries again
-			}
 			return d.Stop(ctx, c.Server, stopGrace, true)
 		case Drain:
 			if dr, ok := d.(drivers.Drainer); ok {
@@ -100,11 +101,6 @@ func Apply(ctx context.Context, p *Plan, ds map[string]drivers.Driver, paralleli
 			}
 			return nil // left running: its sessions go on until they end or drain_timeout passes
 		case Replace:
-			ended, err := endSessions(ctx, c.End) // a drain before it timed out
-			res.Outcomes[i].Ended = ended
-			if err != nil {
-				return err
-			}
 			// A driver change forgets the old driver's record; otherwise the
 			// record is rewritten by the start that follows.
 			return d.Stop(ctx, c.Server, stopGrace, c.Before.Driver != c.Driver)

@@ -297,13 +297,7 @@ func UserNames(rootPID int) map[int]string {
 // that root, never to the host's files, and it must be a regular file (a FIFO
 // or device there could block or never end a read).
 func OpenInRoot(rootPID int, path string) (*os.File, error) {
-	root, err := unix.Open("/proc/"+strconv.Itoa(rootPID)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(root)
-	fd, err := unix.Openat2(root, path, &unix.OpenHow{
-		Flags: unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	fd, err := OpenatInRoot(rootPID, path, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +307,19 @@ func OpenInRoot(rootPID int, path string) (*os.File, error) {
 		return nil, fmt.Errorf("procfs: %s in the root of pid %d is not a regular file", path, rootPID)
 	}
 	return f, nil
+}
+
+// OpenatInRoot opens path with flags (O_CLOEXEC is added) inside the root
+// of process rootPID and returns the descriptor: symlinks, and a leading
+// "/", resolve inside that root, never to the host's files.
+func OpenatInRoot(rootPID int, path string, flags int) (int, error) {
+	root, err := unix.Open("/proc/"+strconv.Itoa(rootPID)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(root)
+	return unix.Openat2(root, path, &unix.OpenHow{
+		Flags: uint64(flags) | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 }
 
 var (

@@ -20,7 +20,6 @@ import (
 	"os"
 	"path"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -33,16 +32,30 @@ import (
 const Source = "x11-input"
 
 // Idle returns how long the X server xpid, serving display, has had no
-// keyboard or mouse input. It reads the server's cookie from the file its
-// -auth argument names (else ~/.Xauthority in its working folder), which
-// must be a regular file owned by the server's user, and gives up after
-// timeout.
+// keyboard or mouse input (see IdleOf).
 func Idle(xpid, display int, timeout time.Duration) (time.Duration, error) {
-	cookie, err := cookieOf(xpid, display)
+	args, err := procfs.Cmdline(xpid)
 	if err != nil {
 		return 0, err
 	}
-	sock, err := openInRoot(xpid, "/tmp/.X11-unix/X"+strconv.Itoa(display), unix.O_PATH)
+	uid, err := procfs.UID(xpid)
+	if err != nil {
+		return 0, err
+	}
+	return IdleOf(xpid, display, args, uid, timeout)
+}
+
+// IdleOf returns how long the X server xpid, serving display, run with args
+// by user uid, has had no keyboard or mouse input. It reads the server's
+// cookie from the file its -auth argument names (else ~/.Xauthority in its
+// working folder), which must be a regular file owned by uid, and gives up
+// after timeout.
+func IdleOf(xpid, display int, args []string, uid int, timeout time.Duration) (time.Duration, error) {
+	cookie, err := cookieOf(xpid, display, args, uid)
+	if err != nil {
+		return 0, err
+	}
+	sock, err := procfs.OpenatInRoot(xpid, "/tmp/.X11-unix/X"+strconv.Itoa(display), unix.O_PATH)
 	if err != nil {
 		return 0, fmt.Errorf("xidle: socket of display :%d: %w", display, err)
 	}
@@ -62,16 +75,14 @@ func Idle(xpid, display int, timeout time.Duration) (time.Duration, error) {
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// cookieOf reads the MIT-MAGIC-COOKIE-1 for display from the X server's
-// authority file.
-func cookieOf(xpid, display int) ([]byte, error) {
+// cookieOf reads the MIT-MAGIC-COOKIE-1 for display from the authority
+// file of the X server xpid, run with args by uid.
+func cookieOf(xpid, display int, args []string, uid int) ([]byte, error) {
 	file := ""
-	if args, err := procfs.Cmdline(xpid); err == nil {
-		for i := 1; i+1 < len(args); i++ {
-			if args[i] == "-auth" {
-				file = args[i+1]
-				break
-			}
+	for i := 1; i+1 < len(args); i++ {
+		if args[i] == "-auth" {
+			file = args[i+1]
+			break
 		}
 	}
 	if file == "" {
@@ -84,16 +95,12 @@ func cookieOf(xpid, display int) ([]byte, error) {
 		}
 		file = path.Join(cwd, file)
 	}
-	fd, err := openInRoot(xpid, file, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW)
+	fd, err := procfs.OpenatInRoot(xpid, file, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW)
 	if err != nil {
 		return nil, fmt.Errorf("xidle: authority file of pid %d: %w", xpid, err)
 	}
 	f := os.NewFile(uintptr(fd), file)
 	defer f.Close()
-	uid, err := procfs.UID(xpid)
-	if err != nil {
-		return nil, err
-	}
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -110,18 +117,6 @@ func cookieOf(xpid, display int) ([]byte, error) {
 		return nil, fmt.Errorf("xidle: no MIT-MAGIC-COOKIE-1 for display :%d in %s", display, file)
 	}
 	return cookie, nil
-}
-
-// openInRoot opens name inside the root of process pid: symlinks resolve in
-// there, never to the host's files.
-func openInRoot(pid int, name string, flags int) (int, error) {
-	root, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(root)
-	return unix.Openat2(root, strings.TrimPrefix(name, "/"), &unix.OpenHow{
-		Flags: uint64(flags) | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 }
 
 // findCookie returns the MIT-MAGIC-COOKIE-1 for display number in an

@@ -72,7 +72,7 @@ func TestIdleOfXServer(t *testing.T) {
 	pid, display := xvfb(t, auth)
 	addCookie(t, auth, display+1) // another display's cookie first: it must be skipped
 	cookie := addCookie(t, auth, display)
-	if got, err := cookieOf(pid, display); err != nil || string(got) != string(cookie) {
+	if got, err := cookieOf(pid, display, []string{"Xvfb", "-auth", auth}, os.Getuid()); err != nil || string(got) != string(cookie) {
 		t.Fatalf("cookieOf = %x, %v; want %x", got, err, cookie)
 	}
 
@@ -136,7 +136,7 @@ func TestAuthorityFileMustBeTheUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	if _, err := cookieOf(cmd.Process.Pid, 5); err == nil {
+	if _, err := cookieOf(cmd.Process.Pid, 5, []string{"bash", "-auth", link}, os.Getuid()); err == nil {
 		t.Fatal("a symlinked authority file was read")
 	}
 }
