@@ -108,13 +108,8 @@ func (w *exitWatch) add(name, role string, id procfs.Identity) {
 		}
 		w.forgetLocked(key)
 	}
-	fd, err := unix.PidfdOpen(id.PID, 0)
-	if err != nil {
-		return
-	}
-	// The pid may have been reused between the caller's check and the open.
-	if !id.Matches() {
-		unix.Close(fd)
+	fd, err := procfs.Pin(id)
+	if err != nil || fd < 0 {
 		return
 	}
 	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {

@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pin opens a pidfd for the process id names, and checks its identity only
+// Pin opens a pidfd for the process id names, and checks its identity only
 // then: the pidfd refers to that process and no other even if the pid is
 // reused afterwards. It returns -1, and no error, when the process is gone or
 // is another.
-func pin(id Identity) (int, error) {
+func Pin(id Identity) (int, error) {
 	if id.PID <= 0 {
 		return -1, nil
 	}
@@ -45,7 +45,7 @@ func send(fd, pid int, sig unix.Signal) error {
 // it ended that process; one that is gone, or is not the one id names, is
 // left alone, and that is not an error.
 func Terminate(ctx context.Context, id Identity, grace time.Duration) (bool, error) {
-	fd, err := pin(id)
+	fd, err := Pin(id)
 	if fd < 0 {
 		return false, err
 	}
@@ -69,7 +69,7 @@ func Terminate(ctx context.Context, id Identity, grace time.Duration) (bool, err
 // reports whether it was sent: false, with no error, when the process is gone
 // or is another.
 func Signal(id Identity, sig unix.Signal) (bool, error) {
-	fd, err := pin(id)
+	fd, err := Pin(id)
 	if fd < 0 {
 		return false, err
 	}

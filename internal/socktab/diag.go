@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,38 +29,20 @@ func dump(fd int, body []byte, each func(payload []byte)) error {
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
-		msgs, err := parseNetlink(buf[:n])
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return err
+			return fmt.Errorf("malformed netlink message: %w", err)
 		}
 		for _, m := range msgs {
-			switch m.typ {
+			switch m.Header.Type {
 			case unix.NLMSG_DONE:
 				return nil
 			case unix.NLMSG_ERROR:
 				return fmt.Errorf("the kernel refused the dump")
 			}
-			each(m.data)
+			each(m.Data)
 		}
 	}
-}
-
-type nlMsg struct {
-	typ  uint16
-	data []byte
-}
-
-func parseNetlink(b []byte) ([]nlMsg, error) {
-	var out []nlMsg
-	for len(b) >= unix.SizeofNlMsghdr {
-		l := int(binary.NativeEndian.Uint32(b[0:]))
-		if l < unix.SizeofNlMsghdr || l > len(b) {
-			return nil, fmt.Errorf("malformed netlink message")
-		}
-		out = append(out, nlMsg{typ: binary.NativeEndian.Uint16(b[4:]), data: b[unix.SizeofNlMsghdr:l]})
-		b = b[min((l+3)&^3, len(b)):]
-	}
-	return out, nil
 }
 
 // diagSocket opens a sock_diag netlink socket in the network namespace at
