@@ -3,7 +3,10 @@ package socktab
 import (
 	"net"
 	"os"
+	"os/exec"
+	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,7 +21,8 @@ func inodeOf(t *testing.T, fd int) uint64 {
 }
 
 // TestUnixPeers: both ends of a socket pair name each other, in this namespace
-// and when the namespace is given by path.
+// and when the namespace is given by path; another namespace's dump does not
+// hold them.
 func TestUnixPeers(t *testing.T) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
@@ -38,6 +42,37 @@ func TestUnixPeers(t *testing.T) {
 		if peers[a] != b || peers[b] != a {
 			t.Errorf("UnixPeers(%q): %d -> %d, %d -> %d; want each other (%d entries)", ns, a, peers[a], b, peers[b], len(peers))
 		}
+	}
+
+	if os.Geteuid() != 0 {
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" {
+			t.Fatal("CI=true: the namespace part needs root")
+		}
+		t.Skip("entering another network namespace needs root")
+	}
+	other := exec.Command("unshare", "--net", "sleep", "30")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+	ns := "/proc/" + strconv.Itoa(other.Process.Pid) + "/ns/net"
+	var peers map[uint64]uint64
+	for i := 0; ; i++ { // until unshare has made the namespace and run sleep
+		self, _ := os.Readlink("/proc/self/ns/net")
+		theirs, _ := os.Readlink(ns)
+		if theirs != "" && theirs != self {
+			break
+		}
+		if i == 100 {
+			t.Fatal("unshare --net made no namespace")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if peers, err = UnixPeers(ns); err != nil {
+		t.Fatalf("UnixPeers(%q): %v", ns, err)
+	}
+	if _, ok := peers[a]; ok {
+		t.Errorf("UnixPeers(%q) holds this namespace's socket %d: it did not enter %s", ns, a, ns)
 	}
 }
 
