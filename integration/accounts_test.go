@@ -96,3 +96,20 @@ func endSessions(t *testing.T, uids ...int) {
 		return true
 	})
 }
+
+// desktopHost is the setup of a process test with logins: a host, the
+// programs a login needs, and a host account for each name, password pair,
+// whose sessions are ended when the test ends (after the servers' logs are
+// shown, if it failed). It returns the accounts' uids, in order.
+func desktopHost(t *testing.T, accounts ...string) (*host, []int) {
+	t.Helper()
+	h := newHost(t)
+	need(t, "Xvfb", "xfreerdp", "startxfce4")
+	var uids []int
+	for i := 0; i+1 < len(accounts); i += 2 {
+		uids = append(uids, hostUser(t, accounts[i], accounts[i+1]))
+	}
+	t.Cleanup(func() { endSessions(t, uids...) })
+	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "sesman.out", "xrdp.log") })
+	return h, uids
+}

@@ -90,10 +90,26 @@ func desktopScreen(t *testing.T) *screen {
 	return s
 }
 
+// rdpClient is a running xfreerdp.
+type rdpClient struct {
+	*exec.Cmd
+	exited chan struct{} // closed once it has exited and been reaped
+}
+
+// exitsWithin reports whether the client exits within limit.
+func (c *rdpClient) exitsWithin(limit time.Duration) bool {
+	select {
+	case <-c.exited:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
 // login starts xfreerdp on the screen, filling it, against 127.0.0.1:port
 // with user and password. It is killed and reaped on cleanup; its output shows
 // when the test fails.
-func (s *screen) login(t *testing.T, port int, user, password string) *exec.Cmd {
+func (s *screen) login(t *testing.T, port int, user, password string) *rdpClient {
 	t.Helper()
 	need(t, "xfreerdp")
 	c := &clientLog{who: fmt.Sprintf("xfreerdp %s on port %d", user, port)}
@@ -108,10 +124,10 @@ func (s *screen) login(t *testing.T, port int, user, password string) *exec.Cmd 
 	s.mu.Lock()
 	s.clients = append(s.clients, c)
 	s.mu.Unlock()
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	return cmd
+	rc := &rdpClient{Cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(rc.exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-rc.exited })
+	return rc
 }
 
 func (s *screen) logClients(t *testing.T) {

@@ -44,12 +44,8 @@ func sessionOf(ss []drivers.Session, server, user string) (drivers.Session, bool
 // A wrong password gets no session. A listener-only replace (security layer)
 // keeps the logged-in session.
 func TestProcessDesktopLogin(t *testing.T) {
-	h := newHost(t)
-	need(t, "Xvfb", "xfreerdp", "startxfce4")
-	alice := hostUser(t, "lucid-it-alice", "Alice-pw-1")
-	bob := hostUser(t, "lucid-it-bob", "Bob-pw-2")
-	t.Cleanup(func() { endSessions(t, alice, bob) })
-	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "sesman.out", "xrdp.log") })
+	h, uids := desktopHost(t, "lucid-it-alice", "Alice-pw-1", "lucid-it-bob", "Bob-pw-2")
+	alice, bob := uids[0], uids[1]
 	api := h.base + 19
 	spec := func(layer string) string {
 		return h.agentBlock(api, "") + fmt.Sprintf(`

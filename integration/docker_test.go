@@ -485,7 +485,7 @@ func TestDockerDesktopLogin(t *testing.T) {
 
 	// The agent lists the session with its user, from inside the container.
 	api := h.base + 19
-	h.writeRaw(h.agentBlock(api, "") + strings.ReplaceAll(specFor(xrdpImage), "PORT+1", strconv.Itoa(port)))
+	h.writeRaw(h.agentBlock(api, "") + h.expand(specFor(xrdpImage)))
 	agent := h.startAgent(api)
 	waitFor(t, 15*time.Second, "sessions -json to list "+user+" on "+server, func() bool {
 		s, ok := sessionOf(agent.sessionsJSON(t), server, user)
@@ -701,8 +701,12 @@ func TestDockerDrain(t *testing.T) {
 	}
 	h.mustApply()
 	waitFor(t, 10*time.Second, "the drained server to stop answering", func() bool { return !probeOK(port) })
-	desktopScreen(t).login(t, port, "bob", "bob-pw")
-	time.Sleep(5 * time.Second)
+	// With no listener bob's client gets nowhere and gives up; one that
+	// stayed would be connected.
+	refused := desktopScreen(t).login(t, port, "bob", "bob-pw")
+	if !refused.exitsWithin(30 * time.Second) {
+		t.Fatal("bob's client is still running against a drained server")
+	}
 	ps := containerProcs(t, cli, name)
 	if countProcs(ps, "Xorg", bob) != 0 {
 		t.Fatal("bob got a session on a drained server")

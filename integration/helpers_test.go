@@ -111,13 +111,18 @@ func newHost(t *testing.T) *host {
 // folder, followed by body. "PORT+N" in body becomes base+N.
 func (h *host) write(body string) {
 	h.t.Helper()
-	for i := 19; i >= 0; i-- {
-		body = strings.ReplaceAll(body, "PORT+"+strconv.Itoa(i), strconv.Itoa(h.base+i))
-	}
-	src := fmt.Sprintf("agent {\n  state_dir = %q\n}\n\n%s", filepath.Join(h.dir, "state"), body)
+	src := fmt.Sprintf("agent {\n  state_dir = %q\n}\n\n%s", filepath.Join(h.dir, "state"), h.expand(body))
 	if err := os.WriteFile(filepath.Join(h.dir, "lucid-rdp.hcl"), []byte(src), 0o644); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// expand turns "PORT+N" in body into base+N.
+func (h *host) expand(body string) string {
+	for i := 19; i >= 0; i-- {
+		body = strings.ReplaceAll(body, "PORT+"+strconv.Itoa(i), strconv.Itoa(h.base+i))
+	}
+	return body
 }
 
 // run runs lucid-rdp in the spec folder and returns its exit code and output.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -89,8 +90,14 @@ func checkIdleTimeout(t *testing.T, a *runningAgent, server, idle, busy string) 
 	waitFor(t, 10*time.Second, "the closure to be counted", func() bool {
 		return a.metric(t, fmt.Sprintf(`lucid_rdp_sessions_rejected_total{reason="idle",server=%q}`, server)) == "1"
 	})
-	if !strings.Contains(a.logs.String(), "idle_timeout passed") {
-		t.Errorf("the agent did not log the closure:\n%s", a.logs.String())
+	// The session's age bounds its idle time only from above; the idle time
+	// the agent acted on is in its log.
+	m := regexp.MustCompile(`idle_timeout passed[^\n]*user=` + regexp.QuoteMeta(idle) + ` [^\n]*idle=(\S+)`).FindStringSubmatch(a.logs.String())
+	if m == nil {
+		t.Fatalf("the agent did not log the closure with the user and idle time:\n%s", a.logs.String())
+	}
+	if d, err := time.ParseDuration(m[1]); err != nil || d < 60*time.Second {
+		t.Fatalf("%s's connection was closed at idle %s; idle_timeout is 60 s", idle, m[1])
 	}
 	return closed
 }
@@ -100,12 +107,9 @@ func checkIdleTimeout(t *testing.T, a *runningAgent, server, idle, busy string) 
 // the user who moves the mouse keeps theirs. The idle user logs in again and
 // gets the same session (same display and X server) back, and keeps it.
 func TestProcessIdleTimeout(t *testing.T) {
-	h := newHost(t)
-	need(t, "Xvfb", "xfreerdp", "startxfce4", "xdotool")
-	hank := hostUser(t, "lucid-it-hank", "Hank-pw-8")
-	ivy := hostUser(t, "lucid-it-ivy", "Ivy-pw-9")
-	t.Cleanup(func() { endSessions(t, hank, ivy) })
-	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "xrdp.log") })
+	need(t, "xdotool")
+	h, uids := desktopHost(t, "lucid-it-hank", "Hank-pw-8", "lucid-it-ivy", "Ivy-pw-9")
+	hank := uids[0]
 	api := h.base + 19
 	port := h.base + 1
 	h.writeRaw(h.agentBlock(api, "") + fmt.Sprintf("server \"s\" {\n  port = %d\n  sessions {\n    max          = 2\n    idle_timeout = \"60s\"\n  }\n}\n", port))
@@ -120,11 +124,7 @@ func TestProcessIdleTimeout(t *testing.T) {
 	busyScr.waitDesktop(t, 90*time.Second)
 
 	closed := checkIdleTimeout(t, a, "s", "lucid-it-hank", "lucid-it-ivy")
-	exited := make(chan struct{})
-	go func() { _ = idleClient.Wait(); close(exited) }()
-	select {
-	case <-exited:
-	case <-time.After(15 * time.Second):
+	if !idleClient.exitsWithin(15 * time.Second) {
 		t.Fatal("hank's client is still running after its connection was closed")
 	}
 	if !runs(hank, "Xorg") || !runs(hank, "xfwm4") {
@@ -159,7 +159,7 @@ func TestDockerIdleTimeout(t *testing.T) {
 	dc := startDesktopContainer(t, server, src)
 	// The same servers, with an agent block of the agent's own.
 	api := dc.h.base + 19
-	dc.h.writeRaw(dc.h.agentBlock(api, "") + strings.ReplaceAll(src, "PORT+1", strconv.Itoa(dc.port)))
+	dc.h.writeRaw(dc.h.agentBlock(api, "") + dc.h.expand(src))
 	a := dc.h.startAgent(api)
 	busy := desktopScreen(t)
 	busy.login(t, dc.port, "bob", "bob-pw")
@@ -178,12 +178,8 @@ func TestDockerIdleTimeout(t *testing.T) {
 // nothing of the sessions its predecessor started, so with max = 1 and
 // frank's session live it lets gina in.
 func TestProcessMaxPastSesman(t *testing.T) {
-	h := newHost(t)
-	need(t, "Xvfb", "xfreerdp", "startxfce4")
-	frank := hostUser(t, "lucid-it-frank", "Frank-pw-6")
-	gina := hostUser(t, "lucid-it-gina", "Gina-pw-7")
-	t.Cleanup(func() { endSessions(t, frank, gina) })
-	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "xrdp.log") })
+	h, uids := desktopHost(t, "lucid-it-frank", "Frank-pw-6", "lucid-it-gina", "Gina-pw-7")
+	frank, gina := uids[0], uids[1]
 	api := h.base + 19
 	port := h.base + 1
 	h.writeRaw(h.agentBlock(api, "") + fmt.Sprintf("server \"s\" {\n  port = %d\n  sessions {\n    max = 1\n  }\n}\n", port))
@@ -204,6 +200,7 @@ func TestProcessMaxPastSesman(t *testing.T) {
 	if err := syscall.Kill(old.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	// Each poll is a pass of the agent's, which restarts the sesman.
 	a.pollSessions(t, 20*time.Second, "a new sesman", func([]drivers.Session) bool {
 		s := h.record("s").Sesman
 		return s != nil && s.PID != old.PID && probeOK(port)

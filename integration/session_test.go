@@ -100,11 +100,8 @@ func TestLiveSessionSurvivesReplaceAndDrain(t *testing.T) {
 // the agent ends that server's sessions (and only those), counts them in
 // lucid_rdp_sessions_rejected_total{reason="drain"}, and removes the server.
 func TestDrainTimeoutEndsSessions(t *testing.T) {
-	h := newHost(t)
-	need(t, "Xvfb", "xfreerdp", "startxfce4")
-	dave := hostUser(t, "lucid-it-dave", "Dave-pw-4")
-	erin := hostUser(t, "lucid-it-erin", "Erin-pw-5")
-	t.Cleanup(func() { endSessions(t, dave, erin) })
+	h, uids := desktopHost(t, "lucid-it-dave", "Dave-pw-4", "lucid-it-erin", "Erin-pw-5")
+	dave, erin := uids[0], uids[1]
 	api := h.base + 19
 	server := func(name string, port int) string {
 		return fmt.Sprintf("server %q {\n  port          = %d\n  drain_timeout = \"6s\"\n}\n\n", name, port)
@@ -166,10 +163,8 @@ func TestDrainTimeoutEndsSessions(t *testing.T) {
 // stays up, not restarted; drain = false starts a listener again beside the
 // same sesman.
 func TestProcessDrainAttribute(t *testing.T) {
-	h := newHost(t)
-	need(t, "Xvfb", "xfreerdp", "startxfce4")
-	fay := hostUser(t, "lucid-it-fay", "Fay-pw-6")
-	t.Cleanup(func() { endSessions(t, fay) })
+	h, uids := desktopHost(t, "lucid-it-fay", "Fay-pw-6")
+	fay := uids[0]
 	// e is created drained: its sesman runs, no listener ever does.
 	spec := func(drain bool) string {
 		return fmt.Sprintf("server \"d\" {\n  port  = PORT+1\n  drain = %v\n}\n\nserver \"e\" {\n  port  = PORT+2\n  drain = true\n}\n", drain)

@@ -237,8 +237,10 @@ func (b *builder) buildAgent(raw *agentBlock) {
 	}
 	if raw.TokenFile != nil {
 		a.TokenFile = b.path(*raw.TokenFile)
-		if msg := badTokenFile(a.TokenFile); msg != "" && !b.request {
-			b.errorAt(attrRange(raw.Body, "token_file", raw.DefRange), "Invalid token_file", "token_file = %q: %s", a.TokenFile, msg)
+		if !b.request { // see builder.request
+			if msg := badTokenFile(a.TokenFile); msg != "" {
+				b.errorAt(attrRange(raw.Body, "token_file", raw.DefRange), "Invalid token_file", "token_file = %q: %s", a.TokenFile, msg)
+			}
 		}
 	}
 
@@ -551,13 +553,15 @@ func (b *builder) mergeAccounts(s *Server, raw *serverBlock, l layers) {
 	if v := pick(l.own.Home, l.def.Home); v != nil {
 		at := l.at("home")
 		s.Home = b.path(*v)
-		switch st, err := os.Stat(s.Home); {
+		switch {
 		case *v == "":
 			b.errorAt(at, "Invalid home", "home must name a host folder; remove it to keep homes in the volume lucid-rdp-NAME-home.")
 		case s.Home == "/":
 			b.errorAt(at, "Invalid home", "home = %q would give the container the host's whole file system; name a folder of its own.", *v)
-		case err == nil && !st.IsDir() && !b.request:
-			b.errorAt(at, "Invalid home", "home %s exists and is not a folder.", s.Home)
+		case !b.request:
+			if st, err := os.Stat(s.Home); err == nil && !st.IsDir() {
+				b.errorAt(at, "Invalid home", "home %s exists and is not a folder.", s.Home)
+			}
 		}
 	}
 }

@@ -479,19 +479,19 @@ func TestHostileCorpus(t *testing.T) {
 	}
 	for _, c := range cases {
 		var s *Spec
-		var diags, fdiags hcl.Diagnostics
+		var diags hcl.Diagnostics
 		var out bytes.Buffer
 		took, alloc := measure(func() {
 			s, diags = Parse(c.Name+".hcl", c.Src)
 			_ = WriteDiagnostics(&out, diags, map[string][]byte{c.Name + ".hcl": c.Src}, 100, false)
 		})
-		ftook, falloc := measure(func() { _, fdiags = Format(c.Name+".hcl", c.Src) })
+		// Many cases are valid syntax, which fmt formats: only its cost is judged.
+		ftook, falloc := measure(func() { _, _ = Format(c.Name+".hcl", c.Src) })
 		t.Logf("%-22s %7d bytes: parse %6.1f ms %6.1f MiB, %6d diagnostics; fmt %6.1f ms %6.1f MiB", c.Name, len(c.Src),
 			float64(took.Microseconds())/1000, float64(alloc)/(1<<20), len(diags), float64(ftook.Microseconds())/1000, float64(falloc)/(1<<20))
 		if ftook > timeBound || falloc > allocBound {
 			t.Errorf("%s: fmt took %s and %d MiB, beyond the bound of %s and %d MiB", c.Name, ftook, falloc>>20, timeBound, allocBound>>20)
 		}
-		_ = fdiags
 		if s != nil || !diags.HasErrors() {
 			t.Errorf("%s: accepted", c.Name)
 			continue

@@ -7,7 +7,6 @@
 package hostile
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -64,7 +63,6 @@ func Generated() []Case {
 			Src: fmt.Appendf(nil, "%s%s", strings.Repeat("server {\n", 40000), strings.Repeat("}\n", 40000))},
 		{Name: "nested-templates", Want: "nested too deep",
 			Src: fmt.Appendf(nil, "server \"a\" {\n  image = %s1%s\n}\n", strings.Repeat("\"${", 20000), strings.Repeat("}\"", 20000))},
-		// 4 MiB of comment (5 GB were read from /dev/zero before files had a limit).
 		// Inside an interpolation and after a heredoc holding a quote: a
 		// hand-written scanner that skipped strings missed both, and the
 		// parser overflowed its stack.
@@ -72,6 +70,7 @@ func Generated() []Case {
 			Src: fmt.Appendf(nil, "server \"a\" {\n  image = \"${%s1%s}\"\n}\n", strings.Repeat("(", 100000), strings.Repeat(")", 100000))},
 		{Name: "nested-after-heredoc", Want: "nested too deep",
 			Src: fmt.Appendf(nil, "server \"a\" {\n  command = [<<EOT\nsay \"hi\nEOT\n  ]\n  port = %s1%s\n}\n", strings.Repeat("(", 100000), strings.Repeat(")", 100000))},
+		// 4 MiB of comment (5 GB were read from /dev/zero before files had a limit).
 		{Name: "too-large", Want: "Spec too large",
 			Src: append([]byte("# "), bytes.Repeat([]byte("x"), 4<<20)...)},
 		// The rest stay just under the size limit, to reach the parser.
@@ -103,11 +102,9 @@ func badLines(n int) []byte {
 // first+index.
 func repeatBlocks(n int, format string, first int) []byte {
 	var b bytes.Buffer
-	w := bufio.NewWriter(&b)
 	for i := range n {
-		fmt.Fprintf(w, format, i, first+i)
+		fmt.Fprintf(&b, format, i, first+i)
 	}
-	w.Flush()
 	return b.Bytes()
 }
 

@@ -1,9 +1,6 @@
 // Package rdpprobe asks an RDP server whether it is up, the way a client would:
 // it sends an X.224 Connection Request and expects a Connection Confirm.
 // A TCP connect alone is not enough: a wedged listener still accepts.
-//
-// Probe connections are remembered by their local port for a while, so session
-// counting can tell them from users' connections.
 package rdpprobe
 
 import (
