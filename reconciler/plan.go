@@ -108,6 +108,9 @@ type Plan struct {
 	// WakeAt is when this plan would next change by the clock alone: the
 	// earliest drain_timeout still to pass (zero when none).
 	WakeAt time.Time `json:"-"`
+	// stateCorrupt: the observation found state.json unreadable, so apply
+	// keeps it aside before it writes a new one.
+	stateCorrupt bool
 }
 
 // Empty reports whether the plan changes nothing.
@@ -123,7 +126,7 @@ func SpecHash(s *spec.Spec) string {
 // no I/O, no clock, the same answer for the same inputs. now is only used to
 // tell whether a drain has passed its drain_timeout.
 func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
-	p := &Plan{FormatVersion: "1", SpecHash: SpecHash(s), Changes: []Change{}, Ports: map[string]int{}}
+	p := &Plan{FormatVersion: "1", SpecHash: SpecHash(s), Changes: []Change{}, Ports: map[string]int{}, stateCorrupt: obs.StateProblem != ""}
 	ix := newIndex(s, obs)
 	ports, portProblems := allocate(s, obs, ix)
 

@@ -105,6 +105,9 @@ func (r *Reconciler) Apply(ctx context.Context, s *spec.Spec, p *Plan) (*Result,
 			r.log().Info("changed", "server", o.Change.Server, "action", o.Change.Action)
 		}
 	}
+	if p.stateCorrupt {
+		keepCorruptState(s.Agent.StateDir)
+	}
 	if err := SaveState(s.Agent.StateDir, st); err != nil {
 		return res, err
 	}

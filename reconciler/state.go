@@ -47,13 +47,8 @@ func LoadState(stateDir string) (State, error) {
 // start over, and the next apply keeps the bad file as state.json.corrupt.
 var ErrCorruptState = errors.New("reconciler: unreadable state")
 
-// SaveState writes state_dir/state.json atomically, first keeping an
-// unreadable one aside as state.json.corrupt for a person to look at.
+// SaveState writes state_dir/state.json atomically.
 func SaveState(stateDir string, st State) error {
-	path := filepath.Join(stateDir, stateFile)
-	if _, err := LoadState(stateDir); errors.Is(err, ErrCorruptState) {
-		_ = os.Rename(path, path+".corrupt")
-	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -62,6 +57,13 @@ func SaveState(stateDir string, st State) error {
 		return fmt.Errorf("reconciler: %w", err)
 	}
 	return nil
+}
+
+// keepCorruptState keeps an unreadable state.json aside as
+// state.json.corrupt, for a person to look at, before it is written anew.
+func keepCorruptState(stateDir string) {
+	path := filepath.Join(stateDir, stateFile)
+	_ = os.Rename(path, path+".corrupt")
 }
 
 // Lock takes state_dir's lock, so that two lucid-rdp commands never change the
