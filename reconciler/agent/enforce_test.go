@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"maps"
 	"testing"
 	"time"
@@ -123,5 +124,26 @@ func TestEnforceDisconnected(t *testing.T) {
 	}
 	if todo, _ := e2.decide(t0.Add(30*time.Second), lim, lookedS, nil); len(todo) != 0 {
 		t.Fatalf("a session first seen disconnected 30 s before it ended counted: %v", reasons(todo))
+	}
+}
+
+// BenchmarkDecide: one look at 1,000 servers with 2 sessions each (the
+// spec's most servers), as a pass makes it.
+func BenchmarkDecide(b *testing.B) {
+	lim, looked := map[string]limits{}, map[string]bool{}
+	var sessions []drivers.Session
+	for i := range 1000 {
+		name := fmt.Sprintf("s%d", i)
+		lim[name], looked[name] = limits{max: 4, idle: time.Minute, disconnected: time.Hour}, true
+		for j := range 2 {
+			s := ses("u", i*2+j, t0.Add(-time.Hour), drivers.SessionActive, time.Second)
+			s.Server = name
+			sessions = append(sessions, s)
+		}
+	}
+	e := newEnforcer()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.decide(t0.Add(time.Duration(i)*time.Second), lim, looked, sessions)
 	}
 }
