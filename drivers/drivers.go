@@ -224,6 +224,12 @@ type Session struct {
 	// the X server could not be asked; Idle is then 0 and idle_timeout is not
 	// applied to the session.
 	IdleSource string `json:"idle_source,omitempty"`
+	// Orphan is set when the sesman that started the session is gone and the
+	// server's sesman is another (restarted, for a new sessions.max or after
+	// a crash): sesman keeps its sessions in memory only, so a user who
+	// disconnects from an orphan cannot reconnect to it; a login starts a new
+	// session. A disconnected orphan is a Leftover.
+	Orphan bool `json:"orphan,omitempty"`
 }
 
 // Session states.
@@ -233,10 +239,10 @@ const (
 )
 
 // SessionLister is implemented by drivers that can list the live sessions of
-// their servers, from what the pass read of the host. Exited instances are
-// asked too: a drained listener's sessions outlive it.
+// their servers, and their leftovers, from what the pass read of the host.
+// Exited instances are asked too: a drained listener's sessions outlive it.
 type SessionLister interface {
-	Sessions(ctx context.Context, instances []Instance, host *Host) []Session
+	Sessions(ctx context.Context, instances []Instance, host *Host) ([]Session, []Leftover)
 }
 
 // Host is what one look reads of the host, once, for every driver to share:

@@ -25,35 +25,114 @@ const idleQueryTimeout = 300 * time.Millisecond
 type ServerProcs struct {
 	// Server is the server's name.
 	Server string
-	// Leaders are the per-session sesman processes: sesman forks one for each
-	// session it starts, and it is the parent of that session's X server. They
-	// outlive the main sesman.
-	Leaders []procfs.Stat
-	// Conns are the xrdp processes serving one client connection each (the
-	// listener forks them; they outlive it).
+	// Sesmans are the server's xrdp-sesman processes: its own (the one logins
+	// reach, if it runs) and one per session, which sesman forks for each
+	// session it starts and which is the parent of that session's X server.
+	// Those outlive the server's own sesman.
+	Sesmans []procfs.Stat
+	// Conns are the server's xrdp processes: its listener, if it runs, and one
+	// per client connection (the listener forks them; they outlive it).
 	Conns []procfs.Stat
+	// Listener is the pid of the server's listener, if the driver knows it
+	// (0 if not); it is among Conns while it runs.
+	Listener int
 	// RootPID is the process whose root holds the etc/passwd that names
 	// users: 0 for the host, or a container's first process.
 	RootPID int
 }
 
-// FindSessions lists the sessions of sp: one per X server a per-session sesman
-// started, active while an xrdp connection process drives it. A connection is
-// tied to its X server by the Unix socket between them (peers maps each socket
-// inode to its peer's, see socktab.UnixPeers); its client is the TCP peer of
-// its socket in tab. Connections tied to no X server (still at the login
-// screen, or refused) are not sessions.
-func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers map[uint64]uint64) []Session {
+// Busy reports whether sp may have sessions or leftovers, from procs alone:
+// whether a sesman of it has children (a server's sesman forks one sesman per
+// session, which starts the X server), or an xrdp process other than its
+// listener runs. A server that is not busy needs none of its sockets read.
+func (sp ServerProcs) Busy(procs *procfs.Procs) bool {
+	for _, s := range sp.Sesmans {
+		if len(procs.Children(s.PID)) > 0 {
+			return true
+		}
+	}
+	others := 0
+	for _, c := range sp.Conns {
+		if c.PID != sp.Listener {
+			others++
+		}
+	}
+	if sp.Listener == 0 {
+		// The listener, if it runs, is one of them; a lone connection of a
+		// server without a listener serves no session, since none exists.
+		return others > 1
+	}
+	return others > 0
+}
+
+// Leftover is a process of a server that serves nobody and never will:
+//
+//   - LeftoverConnection: an xrdp process that holds no TCP connection and
+//     listens on nothing (its client is gone, and it did not exit);
+//   - LeftoverSession: the X server of a disconnected session whose sesman is
+//     gone (the server's sesman was restarted or killed): sesman keeps its
+//     sessions in memory only, so no login can reach that session again.
+//
+// A driver reports what it sees; the agent ends a leftover that is still the
+// same process, and still left over, a while later (see reconciler/agent).
+type Leftover struct {
+	Server string `json:"server"`
+	// Kind is LeftoverConnection or LeftoverSession.
+	Kind string `json:"kind"`
+	// User and Display are those of a leftover session.
+	User    string `json:"user,omitempty"`
+	Display int    `json:"display,omitempty"`
+	// PID and StartTime identify the process: the xrdp connection process,
+	// or the session's X server.
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"pid_start_time"`
+}
+
+// Leftover kinds.
+const (
+	LeftoverConnection = "connection"
+	LeftoverSession    = "session"
+)
+
+// EndLeftover ends l's process while its pid, start time and command name
+// are still the ones it was seen with, and reports whether it did. Ending a
+// leftover session's X server ends the session: its sesman, orphaned but
+// alive, stops the desktop and frees the display.
+func EndLeftover(ctx context.Context, l Leftover, grace time.Duration) (bool, error) {
+	comms := []string{"xrdp"}
+	if l.Kind == LeftoverSession {
+		comms = []string{"Xorg", "Xvnc"}
+	}
+	ended, err := endProcess(ctx, l.PID, l.StartTime, grace, comms...)
+	if err != nil {
+		return ended, fmt.Errorf("end a leftover %s of %s (pid %d): %w", l.Kind, l.Server, l.PID, err)
+	}
+	return ended, nil
+}
+
+// FindSessions lists the sessions of sp, and its leftovers: one session per X
+// server a per-session sesman started, active while an xrdp connection
+// process drives it. A connection is tied to its X server by the Unix socket
+// between them (peers maps each socket inode to its peer's, see
+// socktab.UnixPeers); its client is the TCP peer of its socket in tab.
+// Connections tied to no X server (still at the login screen, or refused) are
+// not sessions. A session is an orphan when its sesman's parent is none of
+// the server's sesmans.
+func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers map[uint64]uint64) ([]Session, []Leftover) {
 	var out []Session
 	var names map[int]string   // read when the first session needs it
 	xorgOf := map[uint64]int{} // socket inode of an X server -> index in out
-	for _, l := range sp.Leaders {
+	sesman := make(map[int]bool, len(sp.Sesmans))
+	for _, l := range sp.Sesmans {
+		sesman[l.PID] = true
+	}
+	for _, l := range sp.Sesmans {
 		for _, k := range procs.Children(l.PID) {
 			if k.Comm != "Xorg" && k.Comm != "Xvnc" {
 				continue
 			}
 			s := Session{Server: sp.Server, State: SessionDisconnected, PID: k.PID, StartTime: k.StartTime,
-				XPID: k.PID, XStartTime: k.StartTime, StartedAt: procfs.StartedAt(k.StartTime)}
+				XPID: k.PID, XStartTime: k.StartTime, StartedAt: procfs.StartedAt(k.StartTime), Orphan: !sesman[l.PPID]}
 			args, _ := procfs.Cmdline(k.PID)
 			for _, a := range args[min(1, len(args)):] {
 				if d, ok := strings.CutPrefix(a, ":"); ok {
@@ -84,17 +163,21 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 			out = append(out, s)
 		}
 	}
-	if len(out) == 0 {
-		return nil
-	}
+	// Without a socket table (it could not be read) a connection tied to an X
+	// server counts as active, and none is taken for a leftover.
+	var left []Leftover
 	tcp := map[uint64]socktab.Socket{}
+	listening := map[uint64]bool{}
 	if tab != nil {
 		for _, s := range tab.Established {
 			tcp[s.Inode] = s
 		}
+		for _, s := range tab.Listening {
+			listening[s.Inode] = true
+		}
 	}
 	for _, c := range sp.Conns {
-		i, client := -1, ""
+		i, client, listener := -1, "", false
 		for _, ino := range procfs.SocketInodes(c.PID) {
 			if x, ok := xorgOf[peers[ino]]; ok && peers[ino] != 0 {
 				i = x
@@ -102,6 +185,12 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 			if s, ok := tcp[ino]; ok && client == "" {
 				client = net.JoinHostPort(s.Remote.String(), strconv.Itoa(s.RemotePort))
 			}
+			listener = listener || listening[ino]
+		}
+		if tab != nil && client == "" && !listener {
+			// Its client is gone: it drives no session.
+			left = append(left, Leftover{Server: sp.Server, Kind: LeftoverConnection, PID: c.PID, StartTime: c.StartTime})
+			continue
 		}
 		if i < 0 {
 			continue
@@ -114,7 +203,12 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 		s.State, s.Client, s.PID, s.StartTime = SessionActive, client, c.PID, c.StartTime
 		s.ConnectedAt = procfs.StartedAt(c.StartTime)
 	}
-	return out
+	for _, s := range out {
+		if s.Orphan && s.State == SessionDisconnected {
+			left = append(left, Leftover{Server: s.Server, Kind: LeftoverSession, User: s.User, Display: s.Display, PID: s.XPID, StartTime: s.XStartTime})
+		}
+	}
+	return out, left
 }
 
 // EndSession ends s, on either driver (a container's processes are in the

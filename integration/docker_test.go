@@ -758,6 +758,8 @@ type desktopContainer struct {
 	id         string // the container's first id
 	port       int
 	alice, bob int // uids inside the container
+	// aliceClient is alice's client, logged in.
+	aliceClient *rdpClient
 }
 
 // startDesktopContainer is the setup of a docker test with logins: the
@@ -785,7 +787,7 @@ func startDesktopContainer(t *testing.T, server, src string) *desktopContainer {
 	}
 	dc.id = in.Container.ID
 	dc.alice, dc.bob = uidIn(t, dc.name, "alice"), uidIn(t, dc.name, "bob")
-	desktopScreen(t).login(t, dc.port, "alice", "alice-pw")
+	dc.aliceClient = desktopScreen(t).login(t, dc.port, "alice", "alice-pw")
 	waitFor(t, 60*time.Second, "alice's X server", func() bool { return countProcs(containerProcs(t, cli, dc.name), "Xorg", dc.alice) == 1 })
 	return dc
 }

@@ -23,6 +23,9 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	if role := os.Getenv(standInEnv); role != "" { // this binary, as a stand-in for xrdp (see standIn)
+		standIn(role, os.Args[1:])
+	}
 	if url := os.Getenv("LUCID_RDP_PROBE_URL"); url != "" { // this binary, run as a prober (see watchHealth)
 		healthProber(url)
 		os.Exit(0)
@@ -47,7 +50,7 @@ func TestMain(m *testing.M) {
 func inCI() bool { return os.Getenv("CI") != "" && os.Getenv("CI") != "false" }
 
 // need skips (or, under CI=true, fails) a test when a program is missing.
-func need(t *testing.T, programs ...string) {
+func need(t testing.TB, programs ...string) {
 	t.Helper()
 	for _, p := range programs {
 		if _, err := exec.LookPath(p); err != nil {

@@ -1,17 +1,22 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
 // Session limits the agent enforces, with real clients: idle_timeout closes
@@ -177,6 +182,12 @@ func TestDockerIdleTimeout(t *testing.T) {
 // A sesman started again after it died (kill -9 here; an OOM kill alike) knows
 // nothing of the sessions its predecessor started, so with max = 1 and
 // frank's session live it lets gina in.
+//
+// frank's session is then an orphan: no sesman knows it. Its connection
+// process is stopped (SIGSTOP) and frank's client killed, which leaves both
+// kinds of leftover: an xrdp process that holds no connection and will not
+// exit, and a disconnected session nobody can reconnect to. The agent ends
+// both and counts them.
 func TestProcessMaxPastSesman(t *testing.T) {
 	h, uids := desktopHost(t, "lucid-it-frank", "Frank-pw-6", "lucid-it-gina", "Gina-pw-7")
 	frank, gina := uids[0], uids[1]
@@ -186,7 +197,7 @@ func TestProcessMaxPastSesman(t *testing.T) {
 	a := h.startAgent(api)
 	waitFor(t, 10*time.Second, "the server", func() bool { return probeOK(port) })
 	first := desktopScreen(t)
-	first.login(t, port, "lucid-it-frank", "Frank-pw-6")
+	frankClient := first.login(t, port, "lucid-it-frank", "Frank-pw-6")
 	first.waitDesktop(t, 90*time.Second)
 	a.pollSessions(t, 15*time.Second, "frank's session", func(ss []drivers.Session) bool {
 		_, ok := sessionOf(ss, "s", "lucid-it-frank")
@@ -241,5 +252,148 @@ func TestProcessMaxPastSesman(t *testing.T) {
 	}
 	if !runs(frank, "Xorg") || !runs(frank, "xfwm4") {
 		t.Fatal("frank's session, within max, was ended")
+	}
+
+	// Leftovers.
+	ses, ok := sessionOf(a.sessionsJSON(t), "s", "lucid-it-frank")
+	if !ok || ses.State != drivers.SessionActive || !ses.Orphan {
+		t.Fatalf("frank's session after its sesman's death: %+v; want active, an orphan", ses)
+	}
+	conn := procfs.Identity{PID: ses.PID, StartTime: ses.StartTime}
+	if comm, _ := procfs.Comm(conn.PID); comm != "xrdp" {
+		t.Fatalf("frank's connection process %d is %q, not xrdp", conn.PID, comm)
+	}
+	if err := syscall.Kill(conn.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if st, err := procfs.StartTime(conn.PID); err == nil && st == conn.StartTime {
+			_ = syscall.Kill(conn.PID, syscall.SIGKILL)
+		}
+	})
+	_ = frankClient.Process.Kill()
+	stopped := time.Now()
+	waitFor(t, 30*time.Second, "both leftovers to be ended and counted", func() bool {
+		return a.metric(t, `lucid_rdp_leftovers_cleaned_total{kind="connection",server="s"}`) == "1" &&
+			a.metric(t, `lucid_rdp_leftovers_cleaned_total{kind="session",server="s"}`) == "1"
+	})
+	t.Logf("leftovers ended %s after frank's client went", time.Since(stopped).Round(100*time.Millisecond))
+	if since := time.Since(stopped); since < 9*time.Second {
+		t.Errorf("leftovers ended %s after they appeared; they get %s to go by themselves", since, 10*time.Second)
+	}
+	if st, err := procfs.StartTime(conn.PID); err == nil && st == conn.StartTime {
+		t.Fatalf("frank's stopped connection process %d still runs", conn.PID)
+	}
+	waitFor(t, 10*time.Second, "frank's orphaned session to end", func() bool { return !runs(frank, "Xorg") })
+	if !strings.Contains(a.logs.String(), "no sesman knew it") || !strings.Contains(a.logs.String(), "whose client was gone") {
+		t.Errorf("the agent did not log the leftovers:\n%s", a.logs.String())
+	}
+}
+
+// TestDockerSesmanRestart: a container's sesman that dies (kill -9 here, the
+// OOM killer alike) is started again by the image's entrypoint, and alice's
+// session, started by the dead one, goes on. The new sesman knows nothing of
+// it, so with max = 1 it lets bob in: the agent ends bob's session, past max,
+// and counts it. alice's session is then an orphan; her connection process is
+// stopped and her client killed, and the agent ends both leftovers (the
+// connection that will not exit, the session nobody can reconnect to) and
+// counts them, as on the process driver.
+func TestDockerSesmanRestart(t *testing.T) {
+	const server = "phoenix"
+	src := fmt.Sprintf("server %q {\n  driver     = \"docker\"\n  image      = %q\n  port       = PORT+1\n  users_file = \"phoenix.users\"\n  sessions {\n    max = 1\n  }\n}\n", server, xrdpImage)
+	dc := startDesktopContainer(t, server, src)
+	api := dc.h.base + 19
+	dc.h.writeRaw(dc.h.agentBlock(api, "") + dc.h.expand(src))
+	a := dc.h.startAgent(api)
+	a.pollSessions(t, 15*time.Second, "alice's session", func(ss []drivers.Session) bool {
+		s, ok := sessionOf(ss, server, "alice")
+		return ok && s.State == drivers.SessionActive && !s.Orphan
+	})
+
+	in, err := dc.cli.ContainerInspect(context.Background(), dc.name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := in.Container.State.Pid
+	// The container's own sesman: the first process's child that started no X server.
+	mainSesman := func() int {
+		snap, err := procfs.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range snap.Children(first) {
+			if p.Comm == "xrdp-sesman" && !slices.ContainsFunc(snap.Children(p.PID), func(k procfs.Stat) bool { return k.Comm == "Xorg" }) {
+				return p.PID
+			}
+		}
+		return 0
+	}
+	old := mainSesman()
+	if old == 0 {
+		t.Fatal("no sesman of the container's own")
+	}
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the entrypoint to start sesman again", func() bool {
+		p := mainSesman()
+		return p != 0 && p != old
+	})
+	if countProcs(containerProcs(t, dc.cli, dc.name), "Xorg", dc.alice) != 1 {
+		t.Fatal("alice's session did not survive its sesman's death")
+	}
+
+	desktopScreen(t).login(t, dc.port, "bob", "bob-pw")
+	var came, went time.Time
+	deadline := time.Now().Add(60 * time.Second)
+	for went.IsZero() && time.Now().Before(deadline) {
+		switch on := countProcs(containerProcs(t, dc.cli, dc.name), "Xorg", dc.bob) > 0; {
+		case on && came.IsZero():
+			came = time.Now()
+		case !on && !came.IsZero():
+			went = time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if came.IsZero() {
+		t.Fatal("bob never got past the new sesman: the test proves nothing")
+	}
+	if went.IsZero() {
+		t.Fatal("bob's session past max = 1 was not ended")
+	}
+	t.Logf("bob's session past max = 1 lasted %s", went.Sub(came).Round(10*time.Millisecond))
+	if lasted := went.Sub(came); lasted > 3*time.Second {
+		t.Errorf("bob's session past max lasted %s; it must be ended within 2 s of a look a second", lasted)
+	}
+	waitFor(t, 10*time.Second, "the closure to be counted", func() bool {
+		return a.metric(t, fmt.Sprintf(`lucid_rdp_sessions_rejected_total{reason="max",server=%q}`, server)) == "1"
+	})
+
+	ses, ok := sessionOf(a.sessionsJSON(t), server, "alice")
+	if !ok || ses.State != drivers.SessionActive || !ses.Orphan {
+		t.Fatalf("alice's session after its sesman's death: %+v; want active, an orphan", ses)
+	}
+	conn := procfs.Identity{PID: ses.PID, StartTime: ses.StartTime}
+	if comm, _ := procfs.Comm(conn.PID); comm != "xrdp" {
+		t.Fatalf("alice's connection process %d is %q, not xrdp", conn.PID, comm)
+	}
+	if err := syscall.Kill(conn.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if st, err := procfs.StartTime(conn.PID); err == nil && st == conn.StartTime {
+			_ = syscall.Kill(conn.PID, syscall.SIGKILL)
+		}
+	})
+	_ = dc.aliceClient.Process.Kill()
+	waitFor(t, 30*time.Second, "both leftovers to be ended and counted", func() bool {
+		return a.metric(t, fmt.Sprintf(`lucid_rdp_leftovers_cleaned_total{kind="connection",server=%q}`, server)) == "1" &&
+			a.metric(t, fmt.Sprintf(`lucid_rdp_leftovers_cleaned_total{kind="session",server=%q}`, server)) == "1"
+	})
+	waitFor(t, 10*time.Second, "alice's orphaned session to end", func() bool {
+		return countProcs(containerProcs(t, dc.cli, dc.name), "Xorg", dc.alice) == 0
+	})
+	if st, err := procfs.StartTime(conn.PID); err == nil && st == conn.StartTime {
+		t.Fatalf("alice's stopped connection process %d still runs", conn.PID)
 	}
 }

@@ -26,6 +26,9 @@ type Observed struct {
 	// and display: the one list a pass and its readers (the planner, status,
 	// /v1/sessions, enforcement) share.
 	Sessions []drivers.Session `json:"sessions,omitempty"`
+	// Leftovers are the processes of lucid-rdp's servers that serve nobody
+	// (see drivers.Leftover); the agent cleans them up.
+	Leftovers []drivers.Leftover `json:"leftovers,omitempty"`
 	// KeepsSessions names the drivers whose replace keeps live sessions going
 	// (drivers.SessionKeeper). A server of another driver that has sessions is
 	// not replaced while they last.
@@ -131,15 +134,17 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 		listed = append(listed, d)
 	}
 	sort.Slice(obs.Instances, func(i, j int) bool { return lessName(obs.Instances[i].Name, obs.Instances[j].Name) })
-	obs.Sessions = listSessions(ctx, listed, obs.Instances, host)
+	obs.Sessions, obs.Leftovers = listSessions(ctx, listed, obs.Instances, host)
 	obs.Listeners = foreignListeners(s, obs.Instances, tab)
 	return obs, nil
 }
 
 // listSessions asks each driver of ds that lists sessions for those of its
-// instances, and returns them sorted by server, then display.
-func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.Instance, host *drivers.Host) []drivers.Session {
+// instances, and returns them sorted by server, then display, with the
+// leftovers the drivers found.
+func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.Instance, host *drivers.Host) ([]drivers.Session, []drivers.Leftover) {
 	var out []drivers.Session
+	var left []drivers.Leftover
 	for _, d := range ds {
 		sl, ok := d.(drivers.SessionLister)
 		if !ok {
@@ -152,7 +157,8 @@ func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.
 			}
 		}
 		if len(mine) > 0 {
-			out = append(out, sl.Sessions(ctx, mine, host)...)
+			s, l := sl.Sessions(ctx, mine, host)
+			out, left = append(out, s...), append(left, l...)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -162,7 +168,7 @@ func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.
 		}
 		return a.Display < b.Display
 	})
-	return out
+	return out, left
 }
 
 // SessionCounts counts the live sessions of each server.

@@ -49,9 +49,10 @@ func (r *Reconciler) readSockets() func() (*socktab.Table, error) {
 	return r.ReadSockets
 }
 
-// Sessions lists the live sessions of instances, as Observe does, from a
-// look at the host of their own: for a look at sessions between passes.
-func (r *Reconciler) Sessions(ctx context.Context, instances []drivers.Instance) []drivers.Session {
+// Sessions lists the live sessions of instances and their leftovers, as
+// Observe does, from a look at the host of their own: for a look at sessions
+// between passes.
+func (r *Reconciler) Sessions(ctx context.Context, instances []drivers.Instance) ([]drivers.Session, []drivers.Leftover) {
 	return listSessions(ctx, r.driverList(), instances, drivers.NewHost(r.readSockets()))
 }
 

@@ -197,7 +197,11 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 		if !strings.HasPrefix(s.IdleSource, "unknown") && s.IdleSource != "" {
 			idle = time.Duration(s.Idle).Truncate(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Server, s.User, display, s.State, client, since, idle, s.PID)
+		state := s.State
+		if s.Orphan {
+			state += " (orphan)" // its sesman is gone: nobody can reconnect to it
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Server, s.User, display, state, client, since, idle, s.PID)
 	}
 	tw.Flush()
 	return exitOK

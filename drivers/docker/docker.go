@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -597,15 +598,16 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 }
 
 // reloadSesman sends SIGHUP to the main xrdp-sesman of the container whose
-// first process is first, with its identity checked.
+// first process is first, with its identity checked. That is the first
+// process's child (images/xrdp/entrypoint.sh); a per-session sesman whose
+// sesman died is one too, but it is the parent of an X server.
 func (d *Driver) reloadSesman(name string, first int) error {
 	snap, err := procfs.Snapshot()
 	if err != nil {
 		return fmt.Errorf("docker: update %s: %w", name, err)
 	}
-	for _, p := range snap.Tree(first) {
-		parent, _ := snap.Get(p.PPID)
-		if p.Comm != "xrdp-sesman" || parent.Comm == "xrdp-sesman" {
+	for _, p := range snap.Children(first) {
+		if p.Comm != "xrdp-sesman" || slices.ContainsFunc(snap.Children(p.PID), func(k procfs.Stat) bool { return k.Comm == "Xorg" || k.Comm == "Xvnc" }) {
 			continue // per-session sesmans keep the limits they started with
 		}
 		exe, err := procfs.Exe(p.PID)

@@ -17,15 +17,16 @@ import (
 // Sessions implements drivers.SessionLister from inside each running
 // container, seen from the host: its processes are in the host's process
 // table, under the container's first process (the pid the engine reports). In
-// there, each per-session sesman is an xrdp-sesman whose parent is the
-// container's sesman, and each connection process an xrdp whose parent is the
-// listener. Connections and the Unix sockets that tie them to their X servers
-// live in the container's network namespace, so both are read there, and user
-// names come from the container's /etc/passwd. Connections that reach the
-// container through NAT never show in the host's socket table: this is why
-// docker sessions are not counted from it.
-func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) []drivers.Session {
+// there, the xrdp-sesman processes are the container's sesman and one per
+// session, and the xrdp processes its listener and one per connection.
+// Connections and the Unix sockets that tie them to their X servers live in
+// the container's network namespace, so both are read there, and user names
+// come from the container's /etc/passwd. Connections that reach the container
+// through NAT never show in the host's socket table: this is why docker
+// sessions are not counted from it.
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) ([]drivers.Session, []drivers.Leftover) {
 	var out []drivers.Session
+	var left []drivers.Leftover
 	pruned := false
 	for _, in := range instances {
 		if in.Driver != Name || in.State != drivers.StateRunning {
@@ -34,7 +35,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		snap, err := host.Procs()
 		if err != nil {
 			d.Log.Warn("sessions: no process table", "error", err)
-			return nil
+			return nil, nil
 		}
 		if !pruned {
 			forgetGone(snap)
@@ -47,18 +48,16 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		root := "/proc/" + strconv.Itoa(first)
 		sp := drivers.ServerProcs{Server: in.Name, RootPID: first}
 		for _, p := range snap.Tree(first) {
-			parent, _ := snap.Get(p.PPID)
-			switch {
-			case p.Comm == "xrdp-sesman" && parent.Comm == "xrdp-sesman":
-				sp.Leaders = append(sp.Leaders, p)
-			case p.Comm == "xrdp":
-				// The listener is among them, and harmless: it is tied to no X
-				// server. Once it is drained, its connections are the first
+			switch p.Comm {
+			case "xrdp-sesman":
+				sp.Sesmans = append(sp.Sesmans, p)
+			case "xrdp":
+				// Once the listener is drained, its connections are the first
 				// process's children (images/xrdp/entrypoint.sh).
 				sp.Conns = append(sp.Conns, p)
 			}
 		}
-		if len(sp.Leaders) == 0 {
+		if !sp.Busy(snap) {
 			continue
 		}
 		tab, err := socktab.ReadFrom(root + "/net")
@@ -69,9 +68,10 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		if err != nil {
 			d.Log.Warn("sessions: container Unix sockets; its sessions show as disconnected", "server", in.Name, "error", err)
 		}
-		out = append(out, drivers.FindSessions(sp, snap, tab, peers)...)
+		s, l := drivers.FindSessions(sp, snap, tab, peers)
+		out, left = append(out, s...), append(left, l...)
 	}
-	return out
+	return out, left
 }
 
 // firstPID returns the host pid of the container's first process. It asks the

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
@@ -36,16 +37,13 @@ func byConfig(snap *procfs.Procs) map[string][]procfs.Stat {
 // --config STATE/servers/NAME/sesman.ini` and every connection process `xrdp
 // --nodaemon --config STATE/servers/NAME/xrdp.ini`, also after their parents
 // (the server's sesman and listener) are gone or replaced.
-func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) []drivers.Session {
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) ([]drivers.Session, []drivers.Leftover) {
 	snap, err := host.Procs()
 	if err != nil {
 		d.Log.Warn("sessions: no process table", "error", err)
-		return nil
+		return nil, nil
 	}
 	byConfig := byConfig(snap)
-	// The server's own sesman and listener are among them, and harmless: the
-	// sesman's children are per-session sesmans, not X servers, and the
-	// listener is tied to no X server, so neither makes a session.
 	var sps []drivers.ServerProcs
 	for _, in := range instances {
 		if in.Driver != Name {
@@ -53,13 +51,16 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		}
 		dir := d.dir(in.Name)
 		sp := drivers.ServerProcs{Server: in.Name,
-			Leaders: byConfig[filepath.Join(dir, "sesman.ini")], Conns: byConfig[filepath.Join(dir, "xrdp.ini")]}
-		if len(sp.Leaders) > 0 {
+			Sesmans: byConfig[filepath.Join(dir, "sesman.ini")], Conns: byConfig[filepath.Join(dir, "xrdp.ini")]}
+		if in.State == drivers.StateRunning {
+			sp.Listener, _ = strconv.Atoi(in.ID)
+		}
+		if sp.Busy(snap) {
 			sps = append(sps, sp)
 		}
 	}
 	if len(sps) == 0 {
-		return nil
+		return nil, nil
 	}
 	peers, err := socktab.UnixPeers("")
 	if err != nil {
@@ -70,10 +71,12 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		d.Log.Warn("sessions: no socket table; clients show empty", "error", err)
 	}
 	var out []drivers.Session
+	var left []drivers.Leftover
 	for _, sp := range sps {
-		out = append(out, drivers.FindSessions(sp, snap, tab, peers)...)
+		s, l := drivers.FindSessions(sp, snap, tab, peers)
+		out, left = append(out, s...), append(left, l...)
 	}
-	return out
+	return out, left
 }
 
 // Refusals implements drivers.RefusalReporter from each server's own

@@ -125,15 +125,35 @@ fi
 rm -f /run/xrdp/xrdp.pid /run/xrdp/xrdp-sesman.pid /var/run/xrdp/xrdp.pid /var/run/xrdp/xrdp-sesman.pid
 mkdir -p /run/xrdp/sockdir
 chmod 3777 /run/xrdp/sockdir
-xrdp-sesman
+# Nothing runs in here yet: every X display lock and socket is one that an X
+# server killed hard left behind when the container last stopped, and sesman
+# would take that display for one in use.
+find /tmp -maxdepth 1 -name '.X*-lock' -type f -delete 2>/dev/null || true
+find /tmp/.X11-unix -mindepth 1 -maxdepth 1 -name 'X*' -delete 2>/dev/null || true
 
-# The listener runs as this shell's child, not in its place, so that it can
-# stop while its connections (the live sessions) and the container go on: that
-# is how lucid-rdp drains a server. SIGUSR1 drains (the listener stops and is
-# not started again), SIGUSR2 undrains (a listener starts again), SIGTERM and
-# SIGINT stop the listener and end the container. A listener that dies unasked
-# ends the container too, and lucid-rdp starts it again.
+# sesman and the listener run as this shell's children, not in its place.
+#
+# The listener can stop while its connections (the live sessions) and the
+# container go on: that is how lucid-rdp drains a server. SIGUSR1 drains (the
+# listener stops and is not started again), SIGUSR2 undrains (a listener
+# starts again), SIGTERM and SIGINT stop the listener and end the container. A
+# listener that dies unasked ends the container too, and lucid-rdp starts it
+# again.
+#
+# A sesman that dies (the OOM killer, a crash) is started again, a second
+# later, without touching the sessions: they outlive it. The new sesman
+# knows nothing of them, so a user who disconnects from one cannot reconnect
+# to it; lucid-rdp's agent ends such a session once it is disconnected.
 set +e # wait returns non-zero when a signal interrupts it
+sesman=
+start_sesman() {
+	rm -f /run/xrdp/xrdp-sesman.pid
+	xrdp-sesman --nodaemon &
+	sesman=$!
+}
+start_sesman
+# A child's exit interrupts the wait below, so the loop sees sesman go.
+trap ':' CHLD
 listener=
 draining= # set by SIGUSR1, cleared by SIGUSR2
 stopped=  # the listener was stopped on purpose: its exit is no crash
@@ -151,6 +171,12 @@ start_listener
 # The loop alone starts listeners: a SIGUSR2 that comes while a drained
 # listener is still stopping is seen once it has gone, and a new one starts.
 while :; do
+	if ! kill -0 "$sesman" 2>/dev/null; then
+		say "xrdp-sesman exited; starting it again (sessions go on)"
+		sleep 1 &
+		wait $!
+		start_sesman
+	fi
 	if alive; then
 		wait "$listener"
 		continue

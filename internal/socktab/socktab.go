@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
@@ -40,8 +41,17 @@ const (
 // Read reads /proc/net/tcp and /proc/net/tcp6.
 func Read() (*Table, error) { return ReadFrom("/proc/net") }
 
+// tablesRead counts the socket tables read: TCP tables (ReadFrom) and Unix
+// socket dumps (UnixPeers).
+var tablesRead atomic.Int64
+
+// TablesRead returns how many socket tables this process has read, for the
+// benchmark that checks that a pass reads each once per network namespace.
+func TablesRead() int64 { return tablesRead.Load() }
+
 // ReadFrom reads tcp and tcp6 under dir (for tests, or /proc/PID/net).
 func ReadFrom(dir string) (*Table, error) {
+	tablesRead.Add(1)
 	t := &Table{}
 	for _, name := range []string{"tcp", "tcp6"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))

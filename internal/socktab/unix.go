@@ -13,6 +13,7 @@ import (
 // caller's own. /proc/net/unix shows no peers; this is how an xrdp connection
 // process is tied to the X server it drives.
 func UnixPeers(nsPath string) (map[uint64]uint64, error) {
+	tablesRead.Add(1)
 	fd, err := diagSocket(nsPath)
 	if err != nil {
 		return nil, fmt.Errorf("socktab: unix peers: %w", err)

@@ -47,6 +47,11 @@ const discSlack = 10 * time.Second
 // closeGrace is how long a closed process gets to exit before SIGKILL.
 const closeGrace = 3 * time.Second
 
+// leftoverGrace is how long a process must stay a leftover (drivers.Leftover)
+// before the agent ends it: an xrdp process whose client just went needs a
+// moment to exit by itself.
+const leftoverGrace = 10 * time.Second
+
 // limits are one server's session limits.
 type limits struct {
 	max          int
@@ -95,6 +100,8 @@ type tracked struct {
 // the agent's loop uses it.
 type enforcer struct {
 	sessions map[sessionKey]*tracked
+	// leftovers holds when each leftover was first seen.
+	leftovers map[drivers.Leftover]time.Time
 	// maxSince is when the agent first saw each server's current max.
 	maxSince map[string]maxMark
 	// lastLook is when each server's sessions were last looked at.
@@ -107,7 +114,8 @@ type maxMark struct {
 }
 
 func newEnforcer() *enforcer {
-	return &enforcer{sessions: map[sessionKey]*tracked{}, maxSince: map[string]maxMark{}, lastLook: map[string]time.Time{}}
+	return &enforcer{sessions: map[sessionKey]*tracked{}, leftovers: map[drivers.Leftover]time.Time{},
+		maxSince: map[string]maxMark{}, lastLook: map[string]time.Time{}}
 }
 
 // decide takes a look at the sessions of the servers in looked (all of
@@ -217,6 +225,35 @@ func (e *enforcer) decide(now time.Time, lim map[string]limits, looked map[strin
 	return todo, next
 }
 
+// leftoversDue takes a look at the leftovers of the servers in looked (all of
+// theirs) and returns those that have been left over for leftoverGrace, and
+// when the next will be (zero: none is waiting).
+func (e *enforcer) leftoversDue(now time.Time, looked map[string]bool, leftovers []drivers.Leftover) (due []drivers.Leftover, next time.Time) {
+	present := make(map[drivers.Leftover]bool, len(leftovers))
+	for _, l := range leftovers {
+		if !looked[l.Server] {
+			continue
+		}
+		present[l] = true
+		first, ok := e.leftovers[l]
+		if !ok {
+			first = now
+			e.leftovers[l] = now
+		}
+		if now.Sub(first) >= leftoverGrace {
+			due = append(due, l)
+		} else if at := first.Add(leftoverGrace); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	for l := range e.leftovers {
+		if looked[l.Server] && !present[l] {
+			delete(e.leftovers, l) // it exited, or serves somebody again
+		}
+	}
+	return due, next
+}
+
 // forget drops sessions that ended otherwise (a drain_timeout that passed).
 func (e *enforcer) forget(sessions []drivers.Session) {
 	for _, s := range sessions {
@@ -229,6 +266,11 @@ func (e *enforcer) prune(exists func(server string) bool) {
 	for k := range e.sessions {
 		if !exists(k.server) {
 			delete(e.sessions, k)
+		}
+	}
+	for l := range e.leftovers {
+		if !exists(l.Server) {
+			delete(e.leftovers, l)
 		}
 	}
 	for s := range e.maxSince {
@@ -253,11 +295,40 @@ var closureWhy = map[string]string{
 // enforce acts on one look at the sessions of the servers in looked: it
 // closes what the limits say, counts and logs each closure, and returns when
 // those servers need their next look (zero: the next pass will do).
-func (a *Agent) enforce(ctx context.Context, s *spec.Spec, looked map[string]bool, sessions []drivers.Session) time.Time {
-	todo, next := a.enf.decide(time.Now(), limitsOf(s), looked, sessions)
+func (a *Agent) enforce(ctx context.Context, s *spec.Spec, looked map[string]bool, sessions []drivers.Session, leftovers []drivers.Leftover) time.Time {
+	now := time.Now()
+	todo, next := a.enf.decide(now, limitsOf(s), looked, sessions)
+	due, nextLeft := a.enf.leftoversDue(now, looked, leftovers)
+	if !nextLeft.IsZero() && (next.IsZero() || nextLeft.Before(next)) {
+		next = nextLeft
+	}
 	acted := false
+	gone := map[sessionKey]bool{} // sessions ended as leftovers
+	for _, l := range due {
+		ended, err := drivers.EndLeftover(ctx, l, closeGrace)
+		if err != nil {
+			a.log.Warn("could not end a leftover", "server", l.Server, "kind", l.Kind, "pid", l.PID, "error", err)
+		}
+		if !ended {
+			continue
+		}
+		if l.Kind == drivers.LeftoverSession {
+			ended := drivers.Session{Server: l.Server, XPID: l.PID, XStartTime: l.StartTime}
+			a.enf.forget([]drivers.Session{ended})
+			gone[keyOf(ended)] = true
+			a.log.Info("session ended: it was disconnected and no sesman knew it any more (its sesman was restarted), so nobody could reconnect to it",
+				"server", l.Server, "user", l.User, "display", l.Display, "pid", l.PID)
+		} else {
+			a.log.Info("ended an xrdp connection process whose client was gone", "server", l.Server, "pid", l.PID)
+		}
+		a.m.leftovers.WithLabelValues(l.Server, l.Kind).Inc()
+		acted = true
+	}
 	for _, c := range todo {
 		ses := c.session
+		if gone[keyOf(ses)] {
+			continue
+		}
 		kv := []any{"server", ses.Server, "user", ses.User, "client", ses.Client, "display", ses.Display}
 		switch {
 		case c.byXrdp:
@@ -299,7 +370,8 @@ func (a *Agent) lookAgain(ctx context.Context) {
 		a.nextLook = time.Time{}
 		return
 	}
-	a.enforceOn(ctx, a.current(), a.withSessions, a.rec.Sessions(ctx, a.withSessions))
+	sessions, leftovers := a.rec.Sessions(ctx, a.withSessions)
+	a.enforceOn(ctx, a.current(), a.withSessions, sessions, leftovers)
 }
 
 // limitSessions enforces the session limits on what a pass observed, less
@@ -323,13 +395,13 @@ func (a *Agent) limitSessions(ctx context.Context, s *spec.Spec, obs *reconciler
 		ours[in.Name] = true
 	}
 	a.enf.prune(func(server string) bool { return ours[server] })
-	a.enforceOn(ctx, s, obs.Instances, sessions)
+	a.enforceOn(ctx, s, obs.Instances, sessions, obs.Leftovers)
 }
 
 // enforceOn enforces the limits on the sessions of instances (all of
-// theirs), and notes when to look again, and at which of them: those that
-// have sessions.
-func (a *Agent) enforceOn(ctx context.Context, s *spec.Spec, instances []drivers.Instance, sessions []drivers.Session) {
+// theirs), cleans up their leftovers, and notes when to look again, and at
+// which of them: those that have sessions or leftovers.
+func (a *Agent) enforceOn(ctx context.Context, s *spec.Spec, instances []drivers.Instance, sessions []drivers.Session, leftovers []drivers.Leftover) {
 	looked := make(map[string]bool, len(instances))
 	for _, in := range instances {
 		looked[in.Name] = true
@@ -338,7 +410,10 @@ func (a *Agent) enforceOn(ctx context.Context, s *spec.Spec, instances []drivers
 	for _, ses := range sessions {
 		has[ses.Server] = true
 	}
-	a.nextLook = a.enforce(ctx, s, looked, sessions)
+	for _, l := range leftovers {
+		has[l.Server] = true
+	}
+	a.nextLook = a.enforce(ctx, s, looked, sessions, leftovers)
 	var withSessions []drivers.Instance
 	for _, in := range instances {
 		if has[in.Name] {

@@ -147,3 +147,39 @@ func BenchmarkDecide(b *testing.B) {
 		e.decide(t0.Add(time.Duration(i)*time.Second), lim, looked, sessions)
 	}
 }
+
+// A leftover is due once it has been one, the same process, for
+// leftoverGrace; one that goes away (or serves somebody again) starts over.
+func TestLeftoversDue(t *testing.T) {
+	e := newEnforcer()
+	conn := drivers.Leftover{Server: "s", Kind: drivers.LeftoverConnection, PID: 10, StartTime: 7}
+	orphan := drivers.Leftover{Server: "s", Kind: drivers.LeftoverSession, User: "ann", Display: 12, PID: 11, StartTime: 8}
+	other := drivers.Leftover{Server: "t", Kind: drivers.LeftoverConnection, PID: 12, StartTime: 9}
+	due, next := e.leftoversDue(t0, lookedS, []drivers.Leftover{conn, other})
+	if len(due) != 0 || !next.Equal(t0.Add(leftoverGrace)) {
+		t.Fatalf("first sight: due %v, next %s; want none, next at +%s", due, next, leftoverGrace)
+	}
+	if _, ok := e.leftovers[other]; ok {
+		t.Fatal("a leftover of a server not looked at was noted")
+	}
+	due, next = e.leftoversDue(t0.Add(4*time.Second), lookedS, []drivers.Leftover{conn, orphan})
+	if len(due) != 0 || !next.Equal(t0.Add(leftoverGrace)) {
+		t.Fatalf("at +4s: due %v, next %s", due, next)
+	}
+	// The same pid with another start time is another process: not due.
+	reused := conn
+	reused.StartTime++
+	due, next = e.leftoversDue(t0.Add(leftoverGrace), lookedS, []drivers.Leftover{reused, orphan})
+	if len(due) != 0 || !next.Equal(t0.Add(4*time.Second+leftoverGrace)) {
+		t.Fatalf("at +grace with the pid reused: due %v, next %s", due, next)
+	}
+	due, _ = e.leftoversDue(t0.Add(4*time.Second+leftoverGrace), lookedS, []drivers.Leftover{reused, orphan})
+	if len(due) != 1 || due[0] != orphan {
+		t.Fatalf("at +4s+grace: due %v; want the orphan session", due)
+	}
+	// Gone, then back: its time starts again.
+	e.leftoversDue(t0.Add(20*time.Second), lookedS, nil)
+	if due, _ := e.leftoversDue(t0.Add(21*time.Second), lookedS, []drivers.Leftover{orphan}); len(due) != 0 {
+		t.Fatalf("a leftover seen again after a look without it was due at once: %v", due)
+	}
+}

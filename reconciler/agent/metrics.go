@@ -19,6 +19,7 @@ type metrics struct {
 	serverErrors    *prometheus.CounterVec
 	sessions        *prometheus.GaugeVec
 	rejected        *prometheus.CounterVec
+	leftovers       *prometheus.CounterVec
 	serverCPU       *prometheus.GaugeVec
 	serverMem       *prometheus.GaugeVec
 	hostCPU         prometheus.Gauge
@@ -58,6 +59,7 @@ func newMetrics(version string) *metrics {
 	m.serverErrors = cv("server_errors_total", "Failed changes per server.", "server")
 	m.sessions = gv("sessions", "Live sessions per server.", "server")
 	m.rejected = cv("sessions_rejected_total", "Connections refused by session policy.", "server", "reason")
+	m.leftovers = cv("leftovers_cleaned_total", "Processes of a server that served nobody and were ended: kind connection (an xrdp connection process whose client was gone), session (a disconnected session no sesman knew any more).", "server", "kind")
 	m.serverCPU = gv("server_cpu_percent", "CPU use of the server's processes, percent of one core.", "server")
 	m.serverMem = gv("server_memory_bytes", "Resident memory of the server's processes.", "server")
 	m.hostCPU = g("host_cpu_percent", "Whole-host CPU use, percent.")
