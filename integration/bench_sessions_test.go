@@ -156,6 +156,12 @@ func BenchmarkSessionsPass(b *testing.B) {
 	drv := process.New(filepath.Join(tmp, "state"), nil)
 	var groups []int // process groups this benchmark started, ended at the end
 	defer func() {
+		// SIGTERM first: an X server killed hard leaves its lock and socket
+		// in /tmp.
+		for _, g := range groups {
+			_ = syscall.Kill(-g, syscall.SIGTERM)
+		}
+		time.Sleep(time.Second)
 		for _, g := range groups {
 			_ = syscall.Kill(-g, syscall.SIGKILL)
 		}
