@@ -1,0 +1,211 @@
+// Package alerts evaluates the spec's alert rules against the samples of a
+// pass, the way Prometheus evaluates alerting rules: a pure function of the
+// rules, the samples, the previous state and the time, so that it can be
+// tested with explicit times and replayed.
+//
+// Each rule watches one metric. A host metric is one series; a server.*
+// metric is one series per server whose name matches the rule's globs (every
+// server when it has none); port_range.free is one series per range. For each
+// series:
+//
+//   - while the condition (value above or below the threshold) holds, the
+//     series is pending, and firing once it has held for `for` (at once when
+//     `for` is 0);
+//   - when the condition stops holding, or the series has no sample (its
+//     server is gone), a pending series is dropped, and a firing one keeps
+//     firing for keep_firing_for after the condition last held, then resolves;
+//   - a resolved series is reported once, with when it resolved, so that
+//     notifiers can say so; then it is dropped.
+package alerts
+
+import (
+	"path"
+	"sort"
+	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// States of a series.
+const (
+	Inactive = "inactive"
+	Pending  = "pending"
+	Firing   = "firing"
+	Resolved = "resolved"
+)
+
+// Samples are the values of one pass, by metric name as the spec names them
+// (spec.Metrics).
+type Samples struct {
+	// Host holds the host.* metrics.
+	Host map[string]float64
+	// Servers holds the server.* metrics by server name.
+	Servers map[string]map[string]float64
+	// Ranges holds port_range.free by range name.
+	Ranges map[string]float64
+}
+
+// Series is the state of one alert for one series: the host, a server or a
+// port range.
+type Series struct {
+	// Alert is the rule's name.
+	Alert string `json:"alert"`
+	// Server or Range names the series of a server.* or port_range.* rule.
+	Server string `json:"server,omitempty"`
+	Range  string `json:"range,omitempty"`
+	// State is Pending, Firing or Resolved.
+	State string `json:"state"`
+	// Value is the last sample; Threshold the rule's, and Op "above" or "below".
+	Value     float64 `json:"value"`
+	Threshold float64 `json:"threshold"`
+	Op        string  `json:"op"`
+	// ActiveAt is when the condition started holding (pending since).
+	ActiveAt time.Time `json:"active_at"`
+	// FiredAt is when the series started firing; zero while pending.
+	FiredAt time.Time `json:"fired_at,omitzero"`
+	// LastTrue is when the condition last held.
+	LastTrue time.Time `json:"last_true"`
+	// ResolvedAt is when a firing series stopped firing.
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+}
+
+// key identifies a series across passes.
+type key struct{ alert, server, rng string }
+
+func (s Series) key() key { return key{s.Alert, s.Server, s.Range} }
+
+// Eval evaluates rules against samples at now, given the series of the last
+// evaluation (prev), and returns every series that is pending, firing, or
+// resolved at this evaluation, sorted by alert, then server or range. Series
+// of a rule no longer in rules are dropped without a resolution: the rule is
+// gone, and so is what it said.
+func Eval(rules []*spec.Alert, samples Samples, prev []Series, now time.Time) []Series {
+	before := make(map[key]Series, len(prev))
+	for _, s := range prev {
+		if s.State != Resolved {
+			before[s.key()] = s
+		}
+	}
+	var out []Series
+	for _, r := range rules {
+		threshold, op := thresholdOf(r)
+		seen := map[key]bool{}
+		for _, v := range seriesOf(r, samples) {
+			k := key{r.Name, v.server, v.rng}
+			seen[k] = true
+			s, had := before[k]
+			if !had {
+				s = Series{Alert: r.Name, Server: v.server, Range: v.rng}
+			}
+			s.Value, s.Threshold, s.Op = v.value, threshold, op
+			if holds(op, v.value, threshold) {
+				if !had {
+					s.ActiveAt = now
+					s.State = Pending
+				}
+				s.LastTrue = now
+				if s.State == Pending && now.Sub(s.ActiveAt) >= r.For {
+					s.State, s.FiredAt = Firing, now
+				}
+				out = append(out, s)
+				continue
+			}
+			if s, ok := cleared(r, s, had, now); ok {
+				out = append(out, s)
+			}
+		}
+		// Series with no sample this time: their condition does not hold.
+		for k, s := range before {
+			if k.alert != r.Name || seen[k] {
+				continue
+			}
+			if s, ok := cleared(r, s, true, now); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Alert != b.Alert {
+			return a.Alert < b.Alert
+		}
+		if a.Server != b.Server {
+			return a.Server < b.Server
+		}
+		return a.Range < b.Range
+	})
+	return out
+}
+
+// cleared is what becomes of series s of rule r when its condition does not
+// hold at now: a firing one keeps firing for keep_firing_for after it last
+// held, then resolves; anything else is dropped (false).
+func cleared(r *spec.Alert, s Series, had bool, now time.Time) (Series, bool) {
+	if !had || s.State != Firing {
+		return Series{}, false
+	}
+	if r.KeepFiringFor > 0 && now.Sub(s.LastTrue) < r.KeepFiringFor {
+		return s, true
+	}
+	s.State, s.ResolvedAt = Resolved, now
+	return s, true
+}
+
+func thresholdOf(r *spec.Alert) (float64, string) {
+	if r.Below != nil {
+		return *r.Below, "below"
+	}
+	if r.Above != nil {
+		return *r.Above, "above"
+	}
+	return 0, "above"
+}
+
+func holds(op string, v, threshold float64) bool {
+	if op == "below" {
+		return v < threshold
+	}
+	return v > threshold
+}
+
+type sample struct {
+	server, rng string
+	value       float64
+}
+
+// seriesOf returns the samples rule r watches.
+func seriesOf(r *spec.Alert, samples Samples) []sample {
+	var out []sample
+	switch {
+	case r.Metric == "port_range.free":
+		for name, v := range samples.Ranges {
+			out = append(out, sample{rng: name, value: v})
+		}
+	case len(r.Metric) > 7 && r.Metric[:7] == "server.":
+		for name, m := range samples.Servers {
+			v, ok := m[r.Metric]
+			if ok && Matches(r.Servers, name) {
+				out = append(out, sample{server: name, value: v})
+			}
+		}
+	default:
+		if v, ok := samples.Host[r.Metric]; ok {
+			out = append(out, sample{value: v})
+		}
+	}
+	return out
+}
+
+// Matches reports whether server is one that globs name (path.Match
+// patterns); no globs name every server.
+func Matches(globs []string, server string) bool {
+	if len(globs) == 0 {
+		return true
+	}
+	for _, g := range globs {
+		if ok, _ := path.Match(g, server); ok {
+			return true
+		}
+	}
+	return false
+}
