@@ -254,37 +254,7 @@ func TestProcessMaxPastSesman(t *testing.T) {
 		t.Fatal("frank's session, within max, was ended")
 	}
 
-	// Leftovers.
-	ses, ok := sessionOf(a.sessionsJSON(t), "s", "lucid-it-frank")
-	if !ok || ses.State != drivers.SessionActive || !ses.Orphan {
-		t.Fatalf("frank's session after its sesman's death: %+v; want active, an orphan", ses)
-	}
-	conn := procfs.Identity{PID: ses.PID, StartTime: ses.StartTime}
-	if comm, _ := procfs.Comm(conn.PID); comm != "xrdp" {
-		t.Fatalf("frank's connection process %d is %q, not xrdp", conn.PID, comm)
-	}
-	if err := syscall.Kill(conn.PID, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if st, err := procfs.StartTime(conn.PID); err == nil && st == conn.StartTime {
-			_ = syscall.Kill(conn.PID, syscall.SIGKILL)
-		}
-	})
-	_ = frankClient.Process.Kill()
-	stopped := time.Now()
-	waitFor(t, 30*time.Second, "both leftovers to be ended and counted", func() bool {
-		return a.metric(t, `lucid_rdp_leftovers_cleaned_total{kind="connection",server="s"}`) == "1" &&
-			a.metric(t, `lucid_rdp_leftovers_cleaned_total{kind="session",server="s"}`) == "1"
-	})
-	t.Logf("leftovers ended %s after frank's client went", time.Since(stopped).Round(100*time.Millisecond))
-	if since := time.Since(stopped); since < 9*time.Second {
-		t.Errorf("leftovers ended %s after they appeared; they get %s to go by themselves", since, 10*time.Second)
-	}
-	if st, err := procfs.StartTime(conn.PID); err == nil && st == conn.StartTime {
-		t.Fatalf("frank's stopped connection process %d still runs", conn.PID)
-	}
-	waitFor(t, 10*time.Second, "frank's orphaned session to end", func() bool { return !runs(frank, "Xorg") })
+	checkLeftovers(t, a, "s", "lucid-it-frank", frankClient, func() bool { return runs(frank, "Xorg") })
 	if !strings.Contains(a.logs.String(), "no sesman knew it") || !strings.Contains(a.logs.String(), "whose client was gone") {
 		t.Errorf("the agent did not log the leftovers:\n%s", a.logs.String())
 	}
@@ -369,13 +339,27 @@ func TestDockerSesmanRestart(t *testing.T) {
 		return a.metric(t, fmt.Sprintf(`lucid_rdp_sessions_rejected_total{reason="max",server=%q}`, server)) == "1"
 	})
 
-	ses, ok := sessionOf(a.sessionsJSON(t), server, "alice")
+	checkLeftovers(t, a, server, "alice", dc.aliceClient, func() bool {
+		return countProcs(containerProcs(t, dc.cli, dc.name), "Xorg", dc.alice) > 0
+	})
+}
+
+// checkLeftovers makes both kinds of leftover of user's session on server,
+// which must be an active orphan, and checks that the agent ends them and
+// counts them, no sooner than 10 s: it stops (SIGSTOP) the session's
+// connection process and kills the user's client, so the process holds no
+// connection and does not exit, and the session is disconnected with no
+// sesman to reconnect it. xorgRuns reports whether the session's X server
+// still runs.
+func checkLeftovers(t *testing.T, a *runningAgent, server, user string, client *rdpClient, xorgRuns func() bool) {
+	t.Helper()
+	ses, ok := sessionOf(a.sessionsJSON(t), server, user)
 	if !ok || ses.State != drivers.SessionActive || !ses.Orphan {
-		t.Fatalf("alice's session after its sesman's death: %+v; want active, an orphan", ses)
+		t.Fatalf("%s's session after its sesman's death: %+v; want active, an orphan", user, ses)
 	}
 	conn := procfs.Identity{PID: ses.PID, StartTime: ses.StartTime}
 	if comm, _ := procfs.Comm(conn.PID); comm != "xrdp" {
-		t.Fatalf("alice's connection process %d is %q, not xrdp", conn.PID, comm)
+		t.Fatalf("%s's connection process %d is %q, not xrdp", user, conn.PID, comm)
 	}
 	if err := syscall.Kill(conn.PID, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -385,15 +369,18 @@ func TestDockerSesmanRestart(t *testing.T) {
 			_ = syscall.Kill(conn.PID, syscall.SIGKILL)
 		}
 	})
-	_ = dc.aliceClient.Process.Kill()
+	_ = client.Process.Kill()
+	stopped := time.Now()
 	waitFor(t, 30*time.Second, "both leftovers to be ended and counted", func() bool {
 		return a.metric(t, fmt.Sprintf(`lucid_rdp_leftovers_cleaned_total{kind="connection",server=%q}`, server)) == "1" &&
 			a.metric(t, fmt.Sprintf(`lucid_rdp_leftovers_cleaned_total{kind="session",server=%q}`, server)) == "1"
 	})
-	waitFor(t, 10*time.Second, "alice's orphaned session to end", func() bool {
-		return countProcs(containerProcs(t, dc.cli, dc.name), "Xorg", dc.alice) == 0
-	})
+	t.Logf("leftovers ended %s after %s's client went", time.Since(stopped).Round(100*time.Millisecond), user)
+	if since := time.Since(stopped); since < 9*time.Second {
+		t.Errorf("leftovers ended %s after they appeared; they get 10 s to go by themselves", since)
+	}
+	waitFor(t, 10*time.Second, user+"'s orphaned session to end", func() bool { return !xorgRuns() })
 	if st, err := procfs.StartTime(conn.PID); err == nil && st == conn.StartTime {
-		t.Fatalf("alice's stopped connection process %d still runs", conn.PID)
+		t.Fatalf("%s's stopped connection process %d still runs", user, conn.PID)
 	}
 }
