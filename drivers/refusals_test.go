@@ -8,6 +8,16 @@ import (
 	"testing"
 )
 
+// readTail opens path and reads it with tail, as server "a"'s log.
+func readTail(t *testing.T, tail *LogTail, path string) []Refusal {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tail.Read("a", f)
+}
+
 // TestLogTail: the first read finds the end; later reads count the refusals
 // logged since, leave a partial line for next time, and start over on a
 // rotated log.
@@ -24,13 +34,7 @@ func TestLogTail(t *testing.T) {
 		}
 	}
 	var tail LogTail
-	read := func() []Refusal {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tail.Read("a", f)
-	}
+	read := func() []Refusal { return readTail(t, &tail, path) }
 	refused := "[20261123-03:40:01] [ERROR] max concurrent session limit exceeded. login for user %s denied\n"
 	appendLog("[INFO ] starting\n" + fmt.Sprintf(refused, "old"))
 	if got := read(); len(got) != 0 {
@@ -61,13 +65,7 @@ func TestLogTailSkipsLongLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	var tail LogTail
-	read := func() []Refusal {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tail.Read("a", f)
-	}
+	read := func() []Refusal { return readTail(t, &tail, path) }
 	read()
 	long := strings.Repeat("x", maxTailRead+10) + "\n"
 	line := "max concurrent session limit exceeded. login for user eve denied\n"
