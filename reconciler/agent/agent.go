@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/reconciler"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
@@ -533,7 +534,13 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 			instances[name] = *o.Instance
 		}
 	}
-	a.usage.sample(instances)
+	// The process table the observation read serves, unless the pass started
+	// or replaced servers: their processes are newer than it.
+	procs := procfs.Snapshot
+	if len(changed) == 0 && obs.Host != nil {
+		procs = obs.Host.Procs
+	}
+	a.usage.sample(instances, procs)
 	hostCPU, hostMem := hostUsage() // reads /proc: not under the lock /v1/status needs
 
 	a.mu.Lock()

@@ -40,8 +40,9 @@ func newUsage() *usage {
 // clockTicks is USER_HZ, the unit of CPU times in /proc: 100 on Linux.
 const clockTicks = 100
 
-// sample reads the figures of every running process instance.
-func (u *usage) sample(instances map[string]drivers.Instance) {
+// sample reads the figures of every running process instance from the
+// process table procs returns (read on first need).
+func (u *usage) sample(instances map[string]drivers.Instance, procs func() (*procfs.Procs, error)) {
 	var snap *procfs.Procs
 	next := map[string]serverUsage{}
 	prev := map[string]cpuSample{}
@@ -56,7 +57,7 @@ func (u *usage) sample(instances map[string]drivers.Instance) {
 			continue
 		}
 		if snap == nil {
-			if snap, err = procfs.Snapshot(); err != nil {
+			if snap, err = procs(); err != nil {
 				return
 			}
 		}
