@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
@@ -39,9 +40,6 @@ func (d *Driver) recoverRecord(name string, why error) (*record, error) {
 	}
 	dir := d.dir(name)
 	path := filepath.Join(dir, "record.json")
-	if err := os.Rename(path, path+".corrupt"); err != nil {
-		return nil, err
-	}
 	rec := &record{Name: name, Config: drivers.Config{Driver: Name}}
 	ini, _ := os.ReadFile(filepath.Join(dir, "sesman.ini"))
 	rec.SesmanPort, rec.DisplayOffset, rec.Settings.MaxSessions = iniInt(ini, "ListenPort"), iniInt(ini, "X11DisplayOffset"), iniInt(ini, "MaxSessions")
@@ -80,9 +78,22 @@ func (d *Driver) recoverRecord(name string, why error) (*record, error) {
 		rec.Config.Address, rec.Config.Port = sock.Local.String(), sock.LocalPort
 		rec.StartedAt = procfs.StartedAt(p.StartTime)
 	}
+	// Only now is the corrupt file set aside: until the rebuilt record
+	// replaces it (atomically), a failure leaves it where it was, so the
+	// running processes are never left without a record.
 	if rec.PID == 0 && rec.Sesman == nil {
+		if err := os.Rename(path, path+".corrupt"); err != nil {
+			return nil, err
+		}
 		d.Log.Warn("record.json is corrupt and nothing of the server runs; it starts afresh", "server", name, "error", why)
 		return nil, os.ErrNotExist
+	}
+	corrupt, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Replace(path+".corrupt", corrupt, 0o600); err != nil { // for people to read
+		return nil, err
 	}
 	if err := d.writeRecord(rec); err != nil {
 		return nil, err
