@@ -33,9 +33,9 @@ type ServerProcs struct {
 	// Conns are the server's xrdp processes: its listener, if it runs, and one
 	// per client connection (the listener forks them; they outlive it).
 	Conns []procfs.Stat
-	// Listener is the pid of the server's listener, if the driver knows it
-	// (0 if not); it is among Conns while it runs.
-	Listener int
+	// ListenerRuns is set while the server's listener runs: it is then one of
+	// Conns (and serves no session). A drained server has none.
+	ListenerRuns bool
 	// RootPID is the process whose root holds the etc/passwd that names
 	// users: 0 for the host, or a container's first process.
 	RootPID int
@@ -51,18 +51,11 @@ func (sp ServerProcs) Busy(procs *procfs.Procs) bool {
 			return true
 		}
 	}
-	others := 0
-	for _, c := range sp.Conns {
-		if c.PID != sp.Listener {
-			others++
-		}
+	listeners := 0
+	if sp.ListenerRuns {
+		listeners = 1
 	}
-	if sp.Listener == 0 {
-		// The listener, if it runs, is one of them; a lone connection of a
-		// server without a listener serves no session, since none exists.
-		return others > 1
-	}
-	return others > 0
+	return len(sp.Conns) > listeners
 }
 
 // Leftover is a process of a server that serves nobody and never will:

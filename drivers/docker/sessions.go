@@ -46,7 +46,9 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 			continue
 		}
 		root := "/proc/" + strconv.Itoa(first)
-		sp := drivers.ServerProcs{Server: in.Name, RootPID: first}
+		// An image that cannot drain keeps its listener when drained; it holds
+		// a listening socket, so it is never taken for a leftover.
+		sp := drivers.ServerProcs{Server: in.Name, RootPID: first, ListenerRuns: !in.Settings.Drain}
 		for _, p := range snap.Tree(first) {
 			switch p.Comm {
 			case "xrdp-sesman":

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"syscall"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
@@ -52,9 +51,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		dir := d.dir(in.Name)
 		sp := drivers.ServerProcs{Server: in.Name,
 			Sesmans: byConfig[filepath.Join(dir, "sesman.ini")], Conns: byConfig[filepath.Join(dir, "xrdp.ini")]}
-		if in.State == drivers.StateRunning {
-			sp.Listener, _ = strconv.Atoi(in.ID)
-		}
+		sp.ListenerRuns = in.State == drivers.StateRunning
 		if sp.Busy(snap) {
 			sps = append(sps, sp)
 		}
