@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,16 +246,5 @@ func closeConn(ctx context.Context, s Session, grace time.Duration) (bool, error
 // endProcess ends pid while it is the process a scan saw: that start time
 // and one of comms.
 func endProcess(ctx context.Context, pid int, start uint64, grace time.Duration, comms ...string) (bool, error) {
-	if pid <= 0 {
-		return false, nil
-	}
-	comm, err := procfs.Comm(pid)
-	if err != nil || !slices.Contains(comms, comm) {
-		return false, nil // gone, or not (or no longer) a process of the session
-	}
-	exe, err := procfs.Exe(pid)
-	if err != nil {
-		return false, nil
-	}
-	return procfs.Terminate(ctx, procfs.Identity{PID: pid, StartTime: start, Exe: exe}, grace)
+	return procfs.Terminate(ctx, procfs.Identity{PID: pid, StartTime: start, Comms: comms}, grace)
 }

@@ -610,11 +610,7 @@ func (d *Driver) reloadSesman(name string, first int) error {
 		if p.Comm != "xrdp-sesman" || slices.ContainsFunc(snap.Children(p.PID), func(k procfs.Stat) bool { return k.Comm == "Xorg" || k.Comm == "Xvnc" }) {
 			continue // per-session sesmans keep the limits they started with
 		}
-		exe, err := procfs.Exe(p.PID)
-		if err != nil {
-			continue
-		}
-		if _, err := procfs.Signal(procfs.Identity{PID: p.PID, StartTime: p.StartTime, Exe: exe}, unix.SIGHUP); err != nil {
+		if _, err := procfs.Signal(procfs.Identity{PID: p.PID, StartTime: p.StartTime, Comms: []string{"xrdp-sesman"}}, unix.SIGHUP); err != nil {
 			return fmt.Errorf("docker: update %s: reload sesman: %w", name, err)
 		}
 		d.Log.Debug("sesman reloaded", "server", name, "pid", p.PID)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -132,7 +133,7 @@ func TestStartListStop(t *testing.T) {
 	if _, err := d.Start(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	if r2, _ := d.readRecord("t1"); r2.Sesman == nil || *r2.Sesman != sesman || r2.SesmanPort != r.SesmanPort {
+	if r2, _ := d.readRecord("t1"); r2.Sesman == nil || !reflect.DeepEqual(*r2.Sesman, sesman) || r2.SesmanPort != r.SesmanPort {
 		t.Errorf("restart did not keep the sesman: %+v", r2)
 	}
 	// Forget stops both.

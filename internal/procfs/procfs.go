@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,25 +37,33 @@ func readProc(pid int, name string) ([]byte, error) {
 // StartTime returns the process's start time in clock ticks since boot (field 22
 // of /proc/PID/stat). It does not change across exec.
 func StartTime(pid int) (uint64, error) {
+	_, st, err := commAndStart(pid)
+	return st, err
+}
+
+// commAndStart reads the command name and start time of pid from one read of
+// /proc/PID/stat.
+func commAndStart(pid int) (string, uint64, error) {
 	b, err := readProc(pid, "stat")
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces and
 	// parentheses itself: count fields from the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("procfs: malformed stat for pid %d", pid)
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i {
+		return "", 0, fmt.Errorf("procfs: malformed stat for pid %d", pid)
 	}
-	f := bytes.Fields(b[i+1:])
+	f := bytes.Fields(b[j+1:])
 	// f[0] is field 3 (state), so field 22 is f[19].
 	if len(f) < 20 {
-		return 0, fmt.Errorf("procfs: short stat for pid %d", pid)
+		return "", 0, fmt.Errorf("procfs: short stat for pid %d", pid)
 	}
 	if string(f[0]) == "Z" || string(f[0]) == "X" {
-		return 0, ErrNoProcess // a zombie has no listener left
+		return "", 0, ErrNoProcess // a zombie has no listener left
 	}
-	return strconv.ParseUint(string(f[19]), 10, 64)
+	st, err := strconv.ParseUint(string(f[19]), 10, 64)
+	return string(b[i+1 : j]), st, err
 }
 
 // Exe returns the path of the process's executable.
@@ -71,22 +80,35 @@ func Exe(pid int) (string, error) {
 	return strings.TrimSuffix(p, " (deleted)"), nil
 }
 
-// Identity is what makes a process the one lucid-rdp started.
+// Identity is what makes a process the one lucid-rdp started, or the one a
+// look saw: its pid and start time, and its executable or command name.
 type Identity struct {
 	PID       int    `json:"pid"`
 	StartTime uint64 `json:"start_time"`
-	Exe       string `json:"exe"`
+	// Exe is the process's executable; "" when Comms names it instead.
+	Exe string `json:"exe"`
+	// Comms, when set, are the command names the process may have (that of a
+	// process lucid-rdp did not start, seen in a snapshot: an xrdp connection
+	// process, an X server).
+	Comms []string `json:"-"`
 }
 
 // Matches reports whether the live process with id.PID is still the one id
-// describes: same start time and same executable.
+// describes: same start time, and same executable or one of its command
+// names. An identity with neither matches nothing.
 func (id Identity) Matches() bool {
-	if id.PID <= 0 {
+	if id.PID <= 0 || (id.Exe == "" && len(id.Comms) == 0) {
 		return false
 	}
-	st, err := StartTime(id.PID)
+	comm, st, err := commAndStart(id.PID)
 	if err != nil || st != id.StartTime {
 		return false
+	}
+	if len(id.Comms) > 0 && !slices.Contains(id.Comms, comm) {
+		return false
+	}
+	if id.Exe == "" {
+		return true
 	}
 	exe, err := Exe(id.PID)
 	return err == nil && exe == id.Exe

@@ -32,6 +32,26 @@ func TestSelf(t *testing.T) {
 	if id.Matches() {
 		t.Error("a different start time must not match (pid reuse)")
 	}
+
+	// By command name, for a process a snapshot saw.
+	comm, err := Comm(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id   Identity
+		want bool
+	}{
+		{Identity{PID: os.Getpid(), StartTime: st, Comms: []string{"Xorg", comm}}, true},
+		{Identity{PID: os.Getpid(), StartTime: st, Comms: []string{"Xorg", "Xvnc"}}, false},
+		{Identity{PID: os.Getpid(), StartTime: st + 1, Comms: []string{comm}}, false},
+		{Identity{PID: os.Getpid(), StartTime: st, Exe: "/usr/sbin/xrdp", Comms: []string{comm}}, false},
+		{Identity{PID: os.Getpid(), StartTime: st}, false}, // names nothing: matches nothing
+	} {
+		if got := c.id.Matches(); got != c.want {
+			t.Errorf("%+v matches: %v; want %v", c.id, got, c.want)
+		}
+	}
 }
 
 func TestGone(t *testing.T) {
