@@ -46,7 +46,7 @@ func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, pro
 	// until then, whatever the spec now says.
 	for _, in := range obs.Instances {
 		sessions := len(ix.sessions[in.Name]) > 0
-		if !ix.declared(in.Name) || (sessions && !obs.KeepsSessions[in.Driver]) {
+		if !ix.declared(in.Name) || (sessions && !ix.keepsSessions(obs, &in)) {
 			claimLive(in.Name, in.Config.Address, in.Config.Port, sessions)
 		}
 	}

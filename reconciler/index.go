@@ -42,6 +42,15 @@ func newIndex(s *spec.Spec, obs *Observed) *index {
 // declared reports whether the spec has a server called name.
 func (ix *index) declared(name string) bool { return ix.servers[name] != nil }
 
+// keepsSessions reports whether replacing in with the spec's server of its
+// name keeps in's live sessions going: only a replace by the same driver can,
+// and only with a driver that says so (drivers.SessionKeeper). A change of
+// driver stops in for good.
+func (ix *index) keepsSessions(obs *Observed, in *drivers.Instance) bool {
+	srv := ix.servers[in.Name]
+	return srv != nil && srv.Driver == in.Driver && obs.KeepsSessions[in.Driver]
+}
+
 // instance returns the observed instance called name, or nil.
 func (ix *index) instance(name string) *drivers.Instance { return ix.instances[name] }
 

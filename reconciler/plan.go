@@ -274,15 +274,15 @@ func (p *Plan) wake(t time.Time) {
 // a server drains first (no new sessions): the first plan drains it, later
 // ones say in a note how long it has left. Once its drain_timeout has passed,
 // the replace goes ahead and ends the sessions it returns. The server keeps
-// its port meanwhile.
+// its port while it waits; the replace takes the spec's.
 func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessions int, reason string, diffs []Diff, now time.Time) (bool, []drivers.Session) {
-	if sessions == 0 || obs.KeepsSessions[in.Driver] {
+	if sessions == 0 || ix.keepsSessions(obs, in) {
 		return false, nil
 	}
 	timeout := time.Duration(in.Settings.DrainTimeout)
-	p.Ports[in.Name] = in.Config.Port
 	since, draining := obs.State.Draining[in.Name]
 	if !draining {
+		p.Ports[in.Name] = in.Config.Port
 		p.wake(now.Add(timeout))
 		p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Then: Replace, Before: in, Sessions: sessions, Diffs: diffs,
 			Reason: fmt.Sprintf("must be replaced (%s), which would end its %s%s on the %s driver: it drains first, "+
@@ -294,6 +294,7 @@ func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessi
 	}
 	p.Draining[in.Name] = since
 	if left := since.Add(timeout).Sub(now); left > 0 {
+		p.Ports[in.Name] = in.Config.Port
 		p.Waiting++
 		p.wake(since.Add(timeout))
 		p.Notes = append(p.Notes, Note{Server: in.Name, Note: fmt.Sprintf(
