@@ -242,7 +242,33 @@ const (
 // their servers, and their leftovers, from what the pass read of the host.
 // Exited instances are asked too: a drained listener's sessions outlive it.
 type SessionLister interface {
-	Sessions(ctx context.Context, instances []Instance, host *Host) ([]Session, []Leftover)
+	Sessions(ctx context.Context, instances []Instance, host *Host) SessionLook
+}
+
+// SessionLook is what one look at the sessions of some servers found.
+type SessionLook struct {
+	Sessions  []Session
+	Leftovers []Leftover
+	// Unseen maps each server whose sessions could not be looked at to why.
+	// It may have live sessions: it must not be treated as having none.
+	Unseen map[string]string
+}
+
+// Add appends what o found to l.
+func (l *SessionLook) Add(o SessionLook) {
+	l.Sessions = append(l.Sessions, o.Sessions...)
+	l.Leftovers = append(l.Leftovers, o.Leftovers...)
+	for server, why := range o.Unseen {
+		l.Miss(server, why)
+	}
+}
+
+// Miss notes that server's sessions could not be looked at, and why.
+func (l *SessionLook) Miss(server, why string) {
+	if l.Unseen == nil {
+		l.Unseen = map[string]string{}
+	}
+	l.Unseen[server] = why
 }
 
 // Host is what one look reads of the host, once, for every driver to share:

@@ -110,7 +110,7 @@ func EndLeftover(ctx context.Context, l Leftover, grace time.Duration) (bool, er
 // Connections tied to no X server (still at the login screen, or refused) are
 // not sessions. A session is an orphan when its sesman's parent is none of
 // the server's sesmans.
-func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers map[uint64]uint64) ([]Session, []Leftover) {
+func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers map[uint64]uint64) SessionLook {
 	var out []Session
 	var names map[int]string   // read when the first session needs it
 	xorgOf := map[uint64]int{} // socket inode of an X server -> index in out
@@ -200,7 +200,7 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 			left = append(left, Leftover{Server: s.Server, Kind: LeftoverSession, User: s.User, Display: s.Display, PID: s.XPID, StartTime: s.XStartTime})
 		}
 	}
-	return out, left
+	return SessionLook{Sessions: out, Leftovers: left}
 }
 
 // EndSession ends s, on either driver (a container's processes are in the

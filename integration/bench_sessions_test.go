@@ -198,8 +198,8 @@ func BenchmarkSessionsPass(b *testing.B) {
 	ctx := context.Background()
 	look := func() ([]drivers.Session, []drivers.Leftover, int64) {
 		before := socktab.TablesRead()
-		s, l := drv.Sessions(ctx, instances, drivers.NewHost(nil))
-		return s, l, socktab.TablesRead() - before
+		look := drv.Sessions(ctx, instances, drivers.NewHost(nil))
+		return look.Sessions, look.Leftovers, socktab.TablesRead() - before
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -29,6 +29,10 @@ type Observed struct {
 	// Leftovers are the processes of lucid-rdp's servers that serve nobody
 	// (see drivers.Leftover); the agent cleans them up.
 	Leftovers []drivers.Leftover `json:"leftovers,omitempty"`
+	// SessionsUnseen maps each server whose sessions could not be looked at
+	// to why. It may have live sessions: it is neither replaced nor
+	// destroyed this pass, and its limits are not enforced.
+	SessionsUnseen map[string]string `json:"sessions_unseen,omitempty"`
 	// KeepsSessions names the drivers whose replace keeps live sessions going
 	// (drivers.SessionKeeper). A server of another driver that has sessions is
 	// not replaced while they last.
@@ -134,17 +138,17 @@ func Observe(ctx context.Context, s *spec.Spec, ds []drivers.Driver, state State
 		listed = append(listed, d)
 	}
 	sort.Slice(obs.Instances, func(i, j int) bool { return lessName(obs.Instances[i].Name, obs.Instances[j].Name) })
-	obs.Sessions, obs.Leftovers = listSessions(ctx, listed, obs.Instances, host)
+	look := listSessions(ctx, listed, obs.Instances, host)
+	obs.Sessions, obs.Leftovers, obs.SessionsUnseen = look.Sessions, look.Leftovers, look.Unseen
 	obs.Listeners = foreignListeners(s, obs.Instances, tab)
 	return obs, nil
 }
 
 // listSessions asks each driver of ds that lists sessions for those of its
-// instances, and returns them sorted by server, then display, with the
-// leftovers the drivers found.
-func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.Instance, host *drivers.Host) ([]drivers.Session, []drivers.Leftover) {
-	var out []drivers.Session
-	var left []drivers.Leftover
+// instances, and returns what they found, the sessions sorted by server, then
+// display.
+func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.Instance, host *drivers.Host) drivers.SessionLook {
+	var look drivers.SessionLook
 	for _, d := range ds {
 		sl, ok := d.(drivers.SessionLister)
 		if !ok {
@@ -157,10 +161,10 @@ func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.
 			}
 		}
 		if len(mine) > 0 {
-			s, l := sl.Sessions(ctx, mine, host)
-			out, left = append(out, s...), append(left, l...)
+			look.Add(sl.Sessions(ctx, mine, host))
 		}
 	}
+	out := look.Sessions
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Server != b.Server {
@@ -168,7 +172,7 @@ func listSessions(ctx context.Context, ds []drivers.Driver, instances []drivers.
 		}
 		return a.Display < b.Display
 	})
-	return out, left
+	return look
 }
 
 // SessionCounts counts the live sessions of each server.

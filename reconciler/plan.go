@@ -141,6 +141,11 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 			keepPort(p, obs, ix, srv.Name)
 			continue
 		}
+		if why, unseen := obs.SessionsUnseen[srv.Name]; unseen {
+			p.problem(srv.Name, unseenProblem(why))
+			keepPort(p, obs, ix, srv.Name)
+			continue
+		}
 		want := drivers.DesiredFor(srv, ports[srv.Name])
 		p.Ports[srv.Name] = want.Config.Port
 		in := ix.instance(srv.Name)
@@ -204,6 +209,11 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		if _, down := obs.DriverErrors[in.Driver]; down {
 			continue
 		}
+		if why, unseen := obs.SessionsUnseen[in.Name]; unseen {
+			p.problem(in.Name, unseenProblem(why))
+			p.Ports[in.Name] = in.Config.Port
+			continue
+		}
 		sessions := len(ix.sessions[in.Name])
 		since, draining := obs.State.Draining[in.Name]
 		if draining {
@@ -260,6 +270,12 @@ func whose(sessions []drivers.Session) string {
 		return ""
 	}
 	return " (" + strings.Join(users, ", ") + ")"
+}
+
+// unseenProblem says why a server whose sessions could not be looked at is
+// left as it is: it may have live sessions.
+func unseenProblem(why string) string {
+	return "its sessions could not be looked at (" + why + "), so it may have live ones: it is neither changed nor removed until they can"
 }
 
 // wake makes t the plan's WakeAt when it is the earliest yet.

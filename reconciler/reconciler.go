@@ -52,7 +52,7 @@ func (r *Reconciler) readSockets() func() (*socktab.Table, error) {
 // Sessions lists the live sessions of instances and their leftovers, as
 // Observe does, from a look at the host of their own: for a look at sessions
 // between passes.
-func (r *Reconciler) Sessions(ctx context.Context, instances []drivers.Instance) ([]drivers.Session, []drivers.Leftover) {
+func (r *Reconciler) Sessions(ctx context.Context, instances []drivers.Instance) drivers.SessionLook {
 	return listSessions(ctx, r.driverList(), instances, drivers.NewHost(r.readSockets()))
 }
 

@@ -24,9 +24,8 @@ import (
 // come from the container's /etc/passwd. Connections that reach the container
 // through NAT never show in the host's socket table: this is why docker
 // sessions are not counted from it.
-func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) ([]drivers.Session, []drivers.Leftover) {
-	var out []drivers.Session
-	var left []drivers.Leftover
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) drivers.SessionLook {
+	var look drivers.SessionLook
 	pruned := false
 	for _, in := range instances {
 		if in.Driver != Name || in.State != drivers.StateRunning {
@@ -34,8 +33,8 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		}
 		snap, err := host.Procs()
 		if err != nil {
-			d.Log.Warn("sessions: no process table", "error", err)
-			return nil, nil
+			look.Miss(in.Name, "no process table: "+err.Error())
+			continue
 		}
 		if !pruned {
 			forgetGone(snap)
@@ -43,6 +42,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		}
 		first := d.firstPID(ctx, in.ID, snap)
 		if first <= 0 {
+			look.Miss(in.Name, "the engine did not say which process is the container's first")
 			continue
 		}
 		root := "/proc/" + strconv.Itoa(first)
@@ -70,10 +70,9 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		if err != nil {
 			d.Log.Warn("sessions: container Unix sockets; its sessions show as disconnected", "server", in.Name, "error", err)
 		}
-		s, l := drivers.FindSessions(sp, snap, tab, peers)
-		out, left = append(out, s...), append(left, l...)
+		look.Add(drivers.FindSessions(sp, snap, tab, peers))
 	}
-	return out, left
+	return look
 }
 
 // firstPID returns the host pid of the container's first process. It asks the

@@ -111,7 +111,7 @@ func (d *Driver) KeepsSessionsOnReplace() bool { return !d.LosesSessions }
 
 // Sessions implements drivers.SessionLister from SessionCounts: that
 // many active sessions per server, with made-up users and displays.
-func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) ([]drivers.Session, []drivers.Leftover) {
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) drivers.SessionLook {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []drivers.Session
@@ -120,5 +120,5 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 			out = append(out, drivers.Session{Server: in.Name, User: fmt.Sprintf("user%d", i+1), Display: 10 + i, State: drivers.SessionActive})
 		}
 	}
-	return out, nil
+	return drivers.SessionLook{Sessions: out}
 }

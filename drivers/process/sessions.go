@@ -36,11 +36,14 @@ func byConfig(snap *procfs.Procs) map[string][]procfs.Stat {
 // --config STATE/servers/NAME/sesman.ini` and every connection process `xrdp
 // --nodaemon --config STATE/servers/NAME/xrdp.ini`, also after their parents
 // (the server's sesman and listener) are gone or replaced.
-func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) ([]drivers.Session, []drivers.Leftover) {
+func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) drivers.SessionLook {
+	var look drivers.SessionLook
 	snap, err := host.Procs()
 	if err != nil {
-		d.Log.Warn("sessions: no process table", "error", err)
-		return nil, nil
+		for _, in := range instances {
+			look.Miss(in.Name, "no process table: "+err.Error())
+		}
+		return look
 	}
 	byConfig := byConfig(snap)
 	var sps []drivers.ServerProcs
@@ -57,7 +60,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		}
 	}
 	if len(sps) == 0 {
-		return nil, nil
+		return look
 	}
 	peers, err := socktab.UnixPeers("")
 	if err != nil {
@@ -67,13 +70,10 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 	if err != nil {
 		d.Log.Warn("sessions: no socket table; clients show empty", "error", err)
 	}
-	var out []drivers.Session
-	var left []drivers.Leftover
 	for _, sp := range sps {
-		s, l := drivers.FindSessions(sp, snap, tab, peers)
-		out, left = append(out, s...), append(left, l...)
+		look.Add(drivers.FindSessions(sp, snap, tab, peers))
 	}
-	return out, left
+	return look
 }
 
 // Refusals implements drivers.RefusalReporter from each server's own

@@ -370,8 +370,7 @@ func (a *Agent) lookAgain(ctx context.Context) {
 		a.nextLook = time.Time{}
 		return
 	}
-	sessions, leftovers := a.rec.Sessions(ctx, a.withSessions)
-	a.enforceOn(ctx, a.current(), a.withSessions, sessions, leftovers)
+	a.enforceOn(ctx, a.current(), a.withSessions, a.rec.Sessions(ctx, a.withSessions))
 }
 
 // limitSessions enforces the session limits on what a pass observed, less
@@ -395,25 +394,30 @@ func (a *Agent) limitSessions(ctx context.Context, s *spec.Spec, obs *reconciler
 		ours[in.Name] = true
 	}
 	a.enf.prune(func(server string) bool { return ours[server] })
-	a.enforceOn(ctx, s, obs.Instances, sessions, obs.Leftovers)
+	a.enforceOn(ctx, s, obs.Instances, drivers.SessionLook{Sessions: sessions, Leftovers: obs.Leftovers, Unseen: obs.SessionsUnseen})
 }
 
-// enforceOn enforces the limits on the sessions of instances (all of
-// theirs), cleans up their leftovers, and notes when to look again, and at
-// which of them: those that have sessions or leftovers.
-func (a *Agent) enforceOn(ctx context.Context, s *spec.Spec, instances []drivers.Instance, sessions []drivers.Session, leftovers []drivers.Leftover) {
+// enforceOn enforces the limits on the sessions look found of instances (all
+// of theirs), cleans up their leftovers, and notes when to look again, and at
+// which of them: those that have sessions or leftovers, or could not be
+// looked at (their sessions are not taken for ended).
+func (a *Agent) enforceOn(ctx context.Context, s *spec.Spec, instances []drivers.Instance, look drivers.SessionLook) {
 	looked := make(map[string]bool, len(instances))
-	for _, in := range instances {
-		looked[in.Name] = true
-	}
 	has := map[string]bool{}
-	for _, ses := range sessions {
+	for _, in := range instances {
+		if _, unseen := look.Unseen[in.Name]; unseen {
+			has[in.Name] = true
+		} else {
+			looked[in.Name] = true
+		}
+	}
+	for _, ses := range look.Sessions {
 		has[ses.Server] = true
 	}
-	for _, l := range leftovers {
+	for _, l := range look.Leftovers {
 		has[l.Server] = true
 	}
-	a.nextLook = a.enforce(ctx, s, looked, sessions, leftovers)
+	a.nextLook = a.enforce(ctx, s, looked, look.Sessions, look.Leftovers)
 	var withSessions []drivers.Instance
 	for _, in := range instances {
 		if has[in.Name] {
