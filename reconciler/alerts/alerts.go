@@ -13,7 +13,8 @@
 //     `for` is 0);
 //   - when the condition stops holding, or the series has no sample (its
 //     server is gone), a pending series is dropped, and a firing one keeps
-//     firing for keep_firing_for after the condition last held, then resolves;
+//     firing for keep_firing_for from the first evaluation that found the
+//     condition not holding (as Prometheus counts it), then resolves;
 //   - a resolved series is reported once, with when it resolved, so that
 //     notifiers can say so; then it is dropped.
 package alerts
@@ -21,6 +22,7 @@ package alerts
 import (
 	"path"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/spec"
@@ -28,7 +30,6 @@ import (
 
 // States of a series.
 const (
-	Inactive = "inactive"
 	Pending  = "pending"
 	Firing   = "firing"
 	Resolved = "resolved"
@@ -55,7 +56,8 @@ type Series struct {
 	Range  string `json:"range,omitempty"`
 	// State is Pending, Firing or Resolved.
 	State string `json:"state"`
-	// Value is the last sample; Threshold the rule's, and Op "above" or "below".
+	// Value is the last sample that met the condition; Threshold the rule's,
+	// and Op "above" or "below".
 	Value     float64 `json:"value"`
 	Threshold float64 `json:"threshold"`
 	Op        string  `json:"op"`
@@ -63,8 +65,9 @@ type Series struct {
 	ActiveAt time.Time `json:"active_at"`
 	// FiredAt is when the series started firing; zero while pending.
 	FiredAt time.Time `json:"fired_at,omitzero"`
-	// LastTrue is when the condition last held.
-	LastTrue time.Time `json:"last_true"`
+	// KeepFiringSince is when a firing series first found its condition not
+	// holding; zero while it holds. keep_firing_for counts from it.
+	KeepFiringSince time.Time `json:"keep_firing_since,omitzero"`
 	// ResolvedAt is when a firing series stopped firing.
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 }
@@ -97,13 +100,13 @@ func Eval(rules []*spec.Alert, samples Samples, prev []Series, now time.Time) []
 			if !had {
 				s = Series{Alert: r.Name, Server: v.server, Range: v.rng}
 			}
-			s.Value, s.Threshold, s.Op = v.value, threshold, op
+			s.Threshold, s.Op = threshold, op
 			if holds(op, v.value, threshold) {
 				if !had {
 					s.ActiveAt = now
 					s.State = Pending
 				}
-				s.LastTrue = now
+				s.Value, s.KeepFiringSince = v.value, time.Time{}
 				if s.State == Pending && now.Sub(s.ActiveAt) >= r.For {
 					s.State, s.FiredAt = Firing, now
 				}
@@ -138,13 +141,16 @@ func Eval(rules []*spec.Alert, samples Samples, prev []Series, now time.Time) []
 }
 
 // cleared is what becomes of series s of rule r when its condition does not
-// hold at now: a firing one keeps firing for keep_firing_for after it last
-// held, then resolves; anything else is dropped (false).
+// hold at now: a firing one keeps firing for keep_firing_for from the first
+// such evaluation, then resolves; anything else is dropped (false).
 func cleared(r *spec.Alert, s Series, had bool, now time.Time) (Series, bool) {
 	if !had || s.State != Firing {
 		return Series{}, false
 	}
-	if r.KeepFiringFor > 0 && now.Sub(s.LastTrue) < r.KeepFiringFor {
+	if s.KeepFiringSince.IsZero() {
+		s.KeepFiringSince = now
+	}
+	if r.KeepFiringFor > 0 && now.Sub(s.KeepFiringSince) < r.KeepFiringFor {
 		return s, true
 	}
 	s.State, s.ResolvedAt = Resolved, now
@@ -181,7 +187,7 @@ func seriesOf(r *spec.Alert, samples Samples) []sample {
 		for name, v := range samples.Ranges {
 			out = append(out, sample{rng: name, value: v})
 		}
-	case len(r.Metric) > 7 && r.Metric[:7] == "server.":
+	case strings.HasPrefix(r.Metric, "server."):
 		for name, m := range samples.Servers {
 			v, ok := m[r.Metric]
 			if ok && Matches(r.Servers, name) {

@@ -79,14 +79,15 @@ func TestEval(t *testing.T) {
 			{0, host("host.memory_percent", 90), ""},
 			{time.Second, host("host.memory_percent", 90.5), "mem=firing"},
 		}},
-		{"keep_firing_for: firing two minutes past the last time it held, also across a flap", []*spec.Alert{memKeep}, []step{
+		{"keep_firing_for: firing two minutes from the first evaluation it did not hold, counted again after a flap", []*spec.Alert{memKeep}, []step{
 			{0, host("host.memory_percent", 95), "mem=pending"},
 			{time.Minute, host("host.memory_percent", 95), "mem=firing"},
 			{90 * time.Second, host("host.memory_percent", 10), "mem=firing"},
 			{2 * time.Minute, host("host.memory_percent", 95), "mem=firing"},
 			{3 * time.Minute, host("host.memory_percent", 10), "mem=firing"},
-			{3*time.Minute + 59*time.Second, host("host.memory_percent", 10), "mem=firing"},
-			{4 * time.Minute, host("host.memory_percent", 10), "mem=resolved"},
+			{4 * time.Minute, host("host.memory_percent", 10), "mem=firing"},
+			{4*time.Minute + 59*time.Second, host("host.memory_percent", 10), "mem=firing"},
+			{5 * time.Minute, host("host.memory_percent", 10), "mem=resolved"},
 		}},
 		{"below, one series per range", []*spec.Alert{free}, []step{
 			{0, Samples{Ranges: map[string]float64{"desks": 1, "kiosks": 5}}, "free/desks=firing"},
@@ -102,7 +103,8 @@ func TestEval(t *testing.T) {
 		{"a server that disappears mid-alert resolves (after keep_firing_for); one that appears starts its own series", []*spec.Alert{down}, []step{
 			{0, servers("server.up", map[string]float64{"a": 0, "b": 1}), "down/a=firing"},
 			{10 * time.Second, servers("server.up", map[string]float64{"b": 1}), "down/a=firing"},
-			{time.Minute, servers("server.up", map[string]float64{"b": 1, "c": 0}), "down/a=resolved down/c=firing"},
+			{time.Minute, servers("server.up", map[string]float64{"b": 1}), "down/a=firing"},
+			{70 * time.Second, servers("server.up", map[string]float64{"b": 1, "c": 0}), "down/a=resolved down/c=firing"},
 			{2 * time.Minute, servers("server.up", map[string]float64{"a": 0, "b": 1, "c": 0}), "down/a=firing down/c=firing"},
 		}},
 		{"a metric with no sample makes no series", []*spec.Alert{mem, full}, []step{
@@ -123,8 +125,8 @@ func TestEval(t *testing.T) {
 	}
 }
 
-// The times a series carries: when it became active, fired, last held and
-// resolved; and the value and threshold it was last seen with.
+// The times a series carries: when it became active, fired, stopped holding
+// and resolved; and the value that last met the condition.
 func TestEvalTimes(t *testing.T) {
 	r := &spec.Alert{Name: "cpu", Metric: "server.cpu_percent", Above: num(80), For: time.Minute, KeepFiringFor: 30 * time.Second}
 	s := func(v float64) Samples { return servers("server.cpu_percent", map[string]float64{"x": v}) }
@@ -132,14 +134,15 @@ func TestEvalTimes(t *testing.T) {
 	prev = Eval([]*spec.Alert{r}, s(85), prev, t0)
 	prev = Eval([]*spec.Alert{r}, s(99), prev, t0.Add(time.Minute))
 	prev = Eval([]*spec.Alert{r}, s(20), prev, t0.Add(80*time.Second))
+	prev = Eval([]*spec.Alert{r}, s(30), prev, t0.Add(100*time.Second))
 	got := prev[0]
-	want := Series{Alert: "cpu", Server: "x", State: Firing, Value: 20, Threshold: 80, Op: "above",
-		ActiveAt: t0, FiredAt: t0.Add(time.Minute), LastTrue: t0.Add(time.Minute)}
+	want := Series{Alert: "cpu", Server: "x", State: Firing, Value: 99, Threshold: 80, Op: "above",
+		ActiveAt: t0, FiredAt: t0.Add(time.Minute), KeepFiringSince: t0.Add(80 * time.Second)}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("kept firing:\n got %+v\nwant %+v", got, want)
 	}
-	prev = Eval([]*spec.Alert{r}, s(20), prev, t0.Add(90*time.Second))
-	want.State, want.ResolvedAt = Resolved, t0.Add(90*time.Second)
+	prev = Eval([]*spec.Alert{r}, s(20), prev, t0.Add(110*time.Second))
+	want.State, want.ResolvedAt = Resolved, t0.Add(110*time.Second)
 	if fmt.Sprint(prev[0]) != fmt.Sprint(want) {
 		t.Fatalf("resolved:\n got %+v\nwant %+v", prev[0], want)
 	}
