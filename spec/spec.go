@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"path"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -196,6 +198,15 @@ type Alert struct {
 
 	// DefRange is where the block was declared.
 	DefRange hcl.Range
+}
+
+// Watches reports whether the alert's server.* metrics cover server: whether
+// one of Servers (path.Match globs) names it; no globs name every server.
+func (a *Alert) Watches(server string) bool {
+	if len(a.Servers) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(a.Servers, func(g string) bool { ok, _ := path.Match(g, server); return ok })
 }
 
 // Notifier is a `notify` block.

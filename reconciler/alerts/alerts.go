@@ -20,7 +20,6 @@
 package alerts
 
 import (
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -190,7 +189,7 @@ func seriesOf(r *spec.Alert, samples Samples) []sample {
 	case strings.HasPrefix(r.Metric, "server."):
 		for name, m := range samples.Servers {
 			v, ok := m[r.Metric]
-			if ok && Matches(r.Servers, name) {
+			if ok && r.Watches(name) {
 				out = append(out, sample{server: name, value: v})
 			}
 		}
@@ -200,18 +199,4 @@ func seriesOf(r *spec.Alert, samples Samples) []sample {
 		}
 	}
 	return out
-}
-
-// Matches reports whether server is one that globs name (path.Match
-// patterns); no globs name every server.
-func Matches(globs []string, server string) bool {
-	if len(globs) == 0 {
-		return true
-	}
-	for _, g := range globs {
-		if ok, _ := path.Match(g, server); ok {
-			return true
-		}
-	}
-	return false
 }
