@@ -627,7 +627,7 @@ func (b *builder) mergeSessions(s *Server, raw *serverBlock, own, def *sessionsB
 		s.Sessions.IdleTimeout = b.duration(v, 0, from, "idle_timeout", fallback)
 		if d := s.Sessions.IdleTimeout; d > 0 && d < time.Minute {
 			b.warnAt(attrRange(from, "idle_timeout", fallback), "Idle timeout raised to 1m",
-				"idle_timeout = %q; xrdp's X server counts idle time from 60 s, so sessions end after 1m without input.", *v)
+				"idle_timeout = %q; as in xrdp, the least is 1m: a connection is closed after 1m without input.", *v)
 		}
 	}
 	if v, from := nested(own, def, func(x *sessionsBlock) *string { return x.DisconnectedTimeout }, body); v != nil {

@@ -44,6 +44,9 @@ const enforceEvery = time.Second
 // to end a session before it ends the session itself.
 const discSlack = 10 * time.Second
 
+// minIdleTimeout is the least idle_timeout, as in xrdp (IdleTimeLimit).
+const minIdleTimeout = time.Minute
+
 // closeGrace is how long a closed process gets to exit before SIGKILL.
 const closeGrace = 3 * time.Second
 
@@ -62,7 +65,11 @@ type limits struct {
 func limitsOf(s *spec.Spec) map[string]limits {
 	out := make(map[string]limits, len(s.Servers))
 	for _, srv := range s.Servers {
-		out[srv.Name] = limits{max: srv.Sessions.Max, idle: srv.Sessions.IdleTimeout, disconnected: srv.Sessions.DisconnectedTimeout}
+		l := limits{max: srv.Sessions.Max, idle: srv.Sessions.IdleTimeout, disconnected: srv.Sessions.DisconnectedTimeout}
+		if l.idle > 0 {
+			l.idle = max(l.idle, minIdleTimeout) // the spec warns of it
+		}
+		out[srv.Name] = l
 	}
 	return out
 }

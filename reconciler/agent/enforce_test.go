@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
@@ -181,5 +182,18 @@ func TestLeftoversDue(t *testing.T) {
 	e.leftoversDue(t0.Add(20*time.Second), lookedS, nil)
 	if due, _ := e.leftoversDue(t0.Add(21*time.Second), lookedS, []drivers.Leftover{orphan}); len(due) != 0 {
 		t.Fatalf("a leftover seen again after a look without it was due at once: %v", due)
+	}
+}
+
+// An idle_timeout under a minute is enforced as a minute, as the spec warns.
+func TestLimitsIdleAtLeastAMinute(t *testing.T) {
+	s := &spec.Spec{Servers: []*spec.Server{
+		{Name: "short", Sessions: spec.Sessions{IdleTimeout: 30 * time.Second}},
+		{Name: "long", Sessions: spec.Sessions{IdleTimeout: 90 * time.Second}},
+		{Name: "none"},
+	}}
+	got := limitsOf(s)
+	if got["short"].idle != time.Minute || got["long"].idle != 90*time.Second || got["none"].idle != 0 {
+		t.Fatalf("idle limits %v", got)
 	}
 }
