@@ -178,9 +178,12 @@ func (a *Agent) reload(force bool) (bool, error) {
 	src, err := spec.ReadFile(a.cfg.SpecPath)
 	a.mu.Lock()
 	same := err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes)
-	inForce := a.spec
+	inForce, lastErr := a.spec, a.specErr
 	a.mu.Unlock()
-	if same && !usersFilesChanged(inForce) {
+	// Unchanged bytes are news only when a users file they name changed. Those
+	// of a spec that was refused are not known, so it is parsed again: a fix
+	// of its users file must be seen.
+	if same && lastErr == "" && !usersFilesChanged(inForce) {
 		return false, nil
 	}
 	var s *spec.Spec
@@ -199,6 +202,9 @@ func (a *Agent) reload(force bool) (bool, error) {
 			}
 		})
 		if diags.HasErrors() {
+			if same && text == lastErr {
+				return false, nil // refused again, for the same reasons: said already
+			}
 			logged := 0
 			for _, d := range diags {
 				if d.Subject != nil && d.Severity == hcl.DiagError && logged < spec.MaxShownDiagnostics {
