@@ -411,12 +411,13 @@ server "kiosk" {
 // and removing the server keeps the volume and says so.
 func TestDockerDesktopLogin(t *testing.T) {
 	ctx := context.Background()
-	const server, user = "desk", "alice"
-	vol := drivers.HomeVolume(server)
 	h, cli := dockerHost(t)
 	need(t, "Xvfb", "xfreerdp")
 	needXrdpImage(t, cli)
-	_, _ = cli.VolumeRemove(ctx, vol, client.VolumeRemoveOptions{Force: true}) // an earlier run's
+	// A name of this run's own: the home volume is named after the server,
+	// and one of another deployment (or an earlier run) is never touched.
+	server, user := fmt.Sprintf("desk-%d", h.base), "alice"
+	vol := drivers.HomeVolume(server)
 	name := docker.ContainerName(server)
 	// Should the test stop half-way, log everyone out first: a server with a
 	// live session is drained, not removed, by newHost's cleanup.
@@ -424,11 +425,11 @@ func TestDockerDesktopLogin(t *testing.T) {
 
 	password := "correct horse battery staple"
 	hash := cryptHash(t, password)
-	if err := os.WriteFile(filepath.Join(h.dir, "desk.users"), []byte("# the desk's accounts\n"+user+":"+hash+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(h.dir, server+".users"), []byte("# the desk's accounts\n"+user+":"+hash+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	specFor := func(image string) string {
-		return "server \"" + server + "\" {\n  driver     = \"docker\"\n  image      = \"" + image + "\"\n  port       = PORT+1\n  users_file = \"desk.users\"\n}\n"
+		return "server \"" + server + "\" {\n  driver     = \"docker\"\n  image      = \"" + image + "\"\n  port       = PORT+1\n  users_file = \"" + server + ".users\"\n}\n"
 	}
 	h.write(specFor(xrdpImage))
 	h.mustApply()
@@ -451,7 +452,7 @@ func TestDockerDesktopLogin(t *testing.T) {
 	}
 	var usersRO, homeVol bool
 	for _, m := range in.Container.Mounts {
-		usersRO = usersRO || (m.Destination == "/etc/lucid-rdp/users" && !m.RW && m.Source == filepath.Join(h.dir, "desk.users"))
+		usersRO = usersRO || (m.Destination == "/etc/lucid-rdp/users" && !m.RW && m.Source == filepath.Join(h.dir, server+".users"))
 		homeVol = homeVol || (m.Destination == "/home" && m.Name == vol)
 	}
 	if !usersRO || !homeVol {
@@ -531,7 +532,7 @@ func TestDockerDesktopLogin(t *testing.T) {
 	logOut(t, cli, name, uid) // the session ends: now the replace may go ahead
 	// A new account comes first in the file now: it must not take the uid of
 	// alice's home, which the new container finds on the volume.
-	if err := os.WriteFile(filepath.Join(h.dir, "desk.users"), []byte("bob:"+cryptHash(t, "bob's")+"\n"+user+":"+hash+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(h.dir, server+".users"), []byte("bob:"+cryptHash(t, "bob's")+"\n"+user+":"+hash+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h.write(specFor(xrdpImage + "-b"))
