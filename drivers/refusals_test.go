@@ -48,10 +48,17 @@ func TestLogTail(t *testing.T) {
 	if got := read(); len(got) != 1 || got[0].User != "carol" {
 		t.Fatalf("the partial line, completed: %v", got)
 	}
-	if err := os.Remove(path); err != nil {
+	// Rotated as logrotate does: the old file renamed (so its inode lives
+	// on), a new one started, already longer than where the old one was read
+	// to, with the refusal near its start. Only its inode tells it is new.
+	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
-	appendLog(fmt.Sprintf(refused, "dave"))
+	old, err := os.Stat(path + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendLog(fmt.Sprintf(refused, "dave") + strings.Repeat("[INFO ] padding\n", int(old.Size())/16+1))
 	if got := read(); len(got) != 1 || got[0].User != "dave" {
 		t.Fatalf("a rotated log is read from its start: %v", got)
 	}
