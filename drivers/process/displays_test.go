@@ -3,6 +3,7 @@ package process
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -12,7 +13,8 @@ import (
 )
 
 // TestClearStaleDisplays: marks of X servers that are gone are cleared; a
-// display whose socket is listened on is left alone.
+// display whose socket is listened on, or whose lock names a live X server,
+// is left alone.
 func TestClearStaleDisplays(t *testing.T) {
 	dir := t.TempDir()
 	lockOf, sockOf, marksOf := xLockFile, xSocket, xrdpMarks
@@ -43,8 +45,26 @@ func TestClearStaleDisplays(t *testing.T) {
 	}
 	defer ln.Close()
 
+	// 105: a live X server's lock and socket (not listened on yet: it is
+	// starting). Its stand-in is sleep(1) run under the name Xvfb.
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xvfb := filepath.Join(dir, "Xvfb")
+	if err := os.Symlink(sleep, xvfb); err != nil {
+		t.Fatal(err)
+	}
+	x := exec.Command(xvfb, "60")
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = x.Process.Kill(); _ = x.Wait() })
+	write(xLockFile(105), "      "+strconv.Itoa(x.Process.Pid)+"\n")
+	write(xSocket(105), "")
+
 	d := &Driver{Log: hclog.NewNullLogger()}
-	d.clearStaleDisplays(100, 104)
+	d.clearStaleDisplays(100, 105)
 	for _, p := range []string{xLockFile(101), xSocket(101), xLockFile(102), xrdpMarks(102)[0], xLockFile(104)} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s is stale and still there", p)
@@ -52,5 +72,10 @@ func TestClearStaleDisplays(t *testing.T) {
 	}
 	if _, err := os.Stat(xSocket(103)); err != nil {
 		t.Errorf("a listened-on display was cleared: %v", err)
+	}
+	for _, p := range []string{xLockFile(105), xSocket(105)} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("a live X server's display was cleared: %v", err)
+		}
 	}
 }
