@@ -100,6 +100,9 @@ func TestIdleOfXServer(t *testing.T) {
 	}
 }
 
+// TestWrongCookieRefused: an X server that refuses the cookie gives an error
+// that says so, not an idle time. (That the right cookie is the one sent is
+// what TestIdleOfXServer shows: its Xvfb lets nobody in without it.)
 func TestWrongCookieRefused(t *testing.T) {
 	dir := t.TempDir()
 	auth := filepath.Join(dir, "auth")
