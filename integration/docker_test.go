@@ -463,9 +463,19 @@ func TestDockerDesktopLogin(t *testing.T) {
 		t.Fatalf("%s has uid %d; want an ordinary account", user, uid)
 	}
 
-	// A wrong password: no session, no desktop.
+	// A wrong password: no session, no desktop. The container's sesman must
+	// have refused it, with the client still there: a login that never got
+	// that far would prove nothing.
+	refusals := func() int {
+		return strings.Count(dockerExec(t, name, "", "", "cat", "/var/log/xrdp-sesman.log"), "pam_authenticate failed")
+	}
+	before := refusals()
 	wrong := desktopScreen(t)
 	wrongClient := wrong.login(t, port, user, "not the password")
+	waitFor(t, 30*time.Second, "the container's sesman to refuse the wrong password", func() bool { return refusals() > before })
+	if wrongClient.exitsWithin(0) {
+		t.Fatal("the refused client has gone: the checks below would prove nothing")
+	}
 	wrong.noDesktopFor(t, 8*time.Second)
 	if n := countProcs(containerProcs(t, cli, name), "Xorg", uid); n != 0 {
 		t.Fatalf("a wrong password started %d Xorg for %s", n, user)
@@ -495,8 +505,13 @@ func TestDockerDesktopLogin(t *testing.T) {
 	agent.stop(t) // the rest of the test applies by hand
 
 	// Meanwhile a second client with a wrong password gets nothing.
+	before = refusals()
 	second := desktopScreen(t)
-	second.login(t, port, user, "still not the password")
+	secondClient := second.login(t, port, user, "still not the password")
+	waitFor(t, 30*time.Second, "the container's sesman to refuse the second wrong password", func() bool { return refusals() > before })
+	if secondClient.exitsWithin(0) {
+		t.Fatal("the second refused client has gone: the check below would prove nothing")
+	}
 	second.noDesktopFor(t, 8*time.Second)
 	if n := countProcs(containerProcs(t, cli, name), "Xorg", uid); n != 1 {
 		t.Errorf("after a wrong password from a second client, %s has %d Xorg; want 1", user, n)
