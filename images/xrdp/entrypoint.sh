@@ -16,6 +16,9 @@
 # image's own. A container that was stopped hard leaves pid files behind, and
 # xrdp refuses to start while they exist, so they go first.
 set -eu
+# As the container's first process this shell ignores signals it has no trap
+# for: until the listener's traps are set below, a stop ends it at once.
+trap 'exit 143' TERM INT
 # No globbing: account names from the users file are split into words below,
 # and a name such as "b*" must never match files.
 set -f
@@ -141,15 +144,19 @@ find /tmp/.X11-unix -mindepth 1 -maxdepth 1 -name 'X*' -delete 2>/dev/null || tr
 # again.
 #
 # A sesman that dies (the OOM killer, a crash) is started again, a second
-# later, without touching the sessions: they outlive it. The new sesman
+# later (up to 30 s later while it keeps dying within a minute of its start),
+# without touching the sessions: they outlive it. The new sesman
 # knows nothing of them, so a user who disconnects from one cannot reconnect
 # to it; lucid-rdp's agent ends such a session once it is disconnected.
 set +e # wait returns non-zero when a signal interrupts it
 sesman=
+sesman_at=0   # when it was last started, in seconds since the epoch
+sesman_wait=1 # how long to wait before starting it again
 start_sesman() {
 	rm -f /run/xrdp/xrdp-sesman.pid
 	xrdp-sesman --nodaemon &
 	sesman=$!
+	sesman_at=$(date +%s)
 }
 start_sesman
 # A child's exit interrupts the wait below, so the loop sees sesman go.
@@ -172,12 +179,36 @@ start_listener
 # listener is still stopping is seen once it has gone, and a new one starts.
 while :; do
 	if ! kill -0 "$sesman" 2>/dev/null; then
-		say "xrdp-sesman exited; starting it again (sessions go on)"
-		sleep 1 &
-		wait $!
+		if [ $(($(date +%s) - sesman_at)) -ge 60 ]; then
+			sesman_wait=1
+		fi
+		say "xrdp-sesman exited; starting it again in ${sesman_wait}s (sessions go on)"
+		sleep "$sesman_wait" &
+		pause=$!
+		while kill -0 "$pause" 2>/dev/null; do
+			wait "$pause" # another child's exit interrupts it
+		done
 		start_sesman
+		sesman_wait=$((sesman_wait * 2))
+		if [ "$sesman_wait" -gt 30 ]; then
+			sesman_wait=30
+		fi
+		# Look again in a second: one that dies at once could do so before
+		# the wait below begins, and its exit would not interrupt it.
+		sleep 1 &
+		pause=$!
+		while kill -0 "$pause" 2>/dev/null; do
+			wait "$pause"
+		done
+		continue
 	fi
 	if alive; then
+		# A SIGUSR1 that came while a listener was starting found no pid to
+		# stop: the loop stops it.
+		if [ -n "$draining" ] && [ -z "$stopped" ]; then
+			stopped=1
+			kill -TERM "$listener" 2>/dev/null
+		fi
 		wait "$listener"
 		continue
 	fi
