@@ -228,7 +228,7 @@ type Session struct {
 	// server's sesman is another (restarted, for a new sessions.max or after
 	// a crash): sesman keeps its sessions in memory only, so a user who
 	// disconnects from an orphan cannot reconnect to it; a login starts a new
-	// session. A disconnected orphan is a Leftover.
+	// session. The agent ends a disconnected orphan.
 	Orphan bool `json:"orphan,omitempty"`
 }
 

@@ -57,47 +57,25 @@ func (sp ServerProcs) Busy(procs *procfs.Procs) bool {
 	return len(sp.Conns) > listeners
 }
 
-// Leftover is a process of a server that serves nobody and never will:
-//
-//   - LeftoverConnection: an xrdp process that holds no TCP connection and
-//     listens on nothing (its client is gone, and it did not exit);
-//   - LeftoverSession: the X server of a disconnected session whose sesman is
-//     gone (the server's sesman was restarted or killed): sesman keeps its
-//     sessions in memory only, so no login can reach that session again.
-//
-// A driver reports what it sees; the agent ends a leftover that is still the
-// same process, and still left over, a while later (see reconciler/agent).
+// Leftover is an xrdp connection process of a server that serves nobody: it
+// holds no TCP connection and listens on nothing (its client is gone, and it
+// did not exit). A driver reports what it sees; the agent ends a leftover
+// that is still the same process, and still left over, a while later (see
+// reconciler/agent). A disconnected session nobody can reconnect to is a
+// Session with Orphan set.
 type Leftover struct {
 	Server string `json:"server"`
-	// Kind is LeftoverConnection or LeftoverSession.
-	Kind string `json:"kind"`
-	// User and Display are those of a leftover session.
-	User    string `json:"user,omitempty"`
-	Display int    `json:"display,omitempty"`
-	// PID and StartTime identify the process: the xrdp connection process,
-	// or the session's X server.
+	// PID and StartTime identify the process.
 	PID       int    `json:"pid"`
 	StartTime uint64 `json:"pid_start_time"`
 }
 
-// Leftover kinds.
-const (
-	LeftoverConnection = "connection"
-	LeftoverSession    = "session"
-)
-
 // EndLeftover ends l's process while its pid, start time and command name
-// are still the ones it was seen with, and reports whether it did. Ending a
-// leftover session's X server ends the session: its sesman, orphaned but
-// alive, stops the desktop and frees the display.
+// are still the ones it was seen with, and reports whether it did.
 func EndLeftover(ctx context.Context, l Leftover, grace time.Duration) (bool, error) {
-	comms := []string{"xrdp"}
-	if l.Kind == LeftoverSession {
-		comms = []string{"Xorg", "Xvnc"}
-	}
-	ended, err := endProcess(ctx, l.PID, l.StartTime, grace, comms...)
+	ended, err := endProcess(ctx, l.PID, l.StartTime, grace, "xrdp")
 	if err != nil {
-		return ended, fmt.Errorf("end a leftover %s of %s (pid %d): %w", l.Kind, l.Server, l.PID, err)
+		return ended, fmt.Errorf("end a leftover connection process of %s (pid %d): %w", l.Server, l.PID, err)
 	}
 	return ended, nil
 }
@@ -181,7 +159,7 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 		}
 		if tab != nil && client == "" && !listener {
 			// Its client is gone: it drives no session.
-			left = append(left, Leftover{Server: sp.Server, Kind: LeftoverConnection, PID: c.PID, StartTime: c.StartTime})
+			left = append(left, Leftover{Server: sp.Server, PID: c.PID, StartTime: c.StartTime})
 			continue
 		}
 		if i < 0 {
@@ -194,11 +172,6 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 		}
 		s.State, s.Client, s.PID, s.StartTime = SessionActive, client, c.PID, c.StartTime
 		s.ConnectedAt = procfs.StartedAt(c.StartTime)
-	}
-	for _, s := range out {
-		if s.Orphan && s.State == SessionDisconnected {
-			left = append(left, Leftover{Server: s.Server, Kind: LeftoverSession, User: s.User, Display: s.Display, PID: s.XPID, StartTime: s.XStartTime})
-		}
 	}
 	return SessionLook{Sessions: out, Leftovers: left}
 }

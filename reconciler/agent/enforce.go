@@ -50,10 +50,21 @@ const minIdleTimeout = time.Minute
 // closeGrace is how long a closed process gets to exit before SIGKILL.
 const closeGrace = 3 * time.Second
 
-// leftoverGrace is how long a process must stay a leftover (drivers.Leftover)
-// before the agent ends it: an xrdp process whose client just went needs a
-// moment to exit by itself.
+// leftoverGrace is how long a process must stay a leftover (drivers.Leftover),
+// or a session an orphan and disconnected, before the agent ends it: an xrdp
+// process whose client just went needs a moment to exit by itself.
 const leftoverGrace = 10 * time.Second
+
+// reasonOrphan is the closure of a disconnected orphan session (see
+// drivers.Session.Orphan): it is counted as a leftover, kind "session", not
+// as a rejection.
+const reasonOrphan = "orphan"
+
+// Kinds of leftovers_cleaned_total.
+const (
+	kindConnection = "connection"
+	kindSession    = "session"
+)
 
 // limits are one server's session limits.
 type limits struct {
@@ -177,6 +188,20 @@ func (e *enforcer) decide(now time.Time, lim map[string]limits, looked map[strin
 		}
 	}
 	for server := range looked {
+		cur := byServer[server]
+		chosen := map[sessionKey]bool{}
+		// Orphans: no login can reach them again once disconnected.
+		for _, s := range cur {
+			if !s.Orphan || s.State != drivers.SessionDisconnected {
+				continue
+			}
+			if at := e.sessions[keyOf(s)].discLatest.Add(leftoverGrace); now.Before(at) {
+				soon(at)
+			} else {
+				todo = append(todo, closure{session: s, reason: reasonOrphan, end: true})
+				chosen[keyOf(s)] = true
+			}
+		}
 		l, declared := lim[server]
 		if !declared {
 			continue
@@ -184,15 +209,13 @@ func (e *enforcer) decide(now time.Time, lim map[string]limits, looked map[strin
 		if mk, ok := e.maxSince[server]; !ok || mk.max != l.max {
 			e.maxSince[server] = maxMark{l.max, now}
 		}
-		cur := byServer[server]
-		chosen := map[sessionKey]bool{}
 		// Past max: newest first, never one that was there before the limit.
-		if l.max > 0 && len(cur) > l.max {
+		if l.max > 0 && len(cur)-len(chosen) > l.max {
 			byAge := append([]drivers.Session(nil), cur...)
 			sort.SliceStable(byAge, func(i, j int) bool { return byAge[i].StartedAt.Before(byAge[j].StartedAt) })
-			excess := len(byAge) - l.max
+			excess := len(byAge) - len(chosen) - l.max
 			for i := len(byAge) - 1; i >= 0 && excess > 0; i-- {
-				if s := byAge[i]; s.StartedAt.After(e.maxSince[server].since) {
+				if s := byAge[i]; !chosen[keyOf(s)] && s.StartedAt.After(e.maxSince[server].since) {
 					todo = append(todo, closure{session: s, reason: "max", end: true})
 					chosen[keyOf(s)] = true
 					excess--
@@ -297,6 +320,7 @@ var closureWhy = map[string]string{
 	"max":          "session ended: it was past sessions.max (it got past the server's sesman)",
 	"idle":         "connection closed: idle_timeout passed with no input; the session goes on, disconnected",
 	"disconnected": "session ended: disconnected_timeout passed",
+	reasonOrphan:   "session ended: it was disconnected and no sesman knew it any more (its sesman was restarted), so nobody could reconnect to it",
 }
 
 // enforce acts on one look at the sessions of the servers in looked: it
@@ -310,32 +334,20 @@ func (a *Agent) enforce(ctx context.Context, s *spec.Spec, looked map[string]boo
 		next = nextLeft
 	}
 	acted := false
-	gone := map[sessionKey]bool{} // sessions ended as leftovers
 	for _, l := range due {
 		ended, err := drivers.EndLeftover(ctx, l, closeGrace)
 		if err != nil {
-			a.log.Warn("could not end a leftover", "server", l.Server, "kind", l.Kind, "pid", l.PID, "error", err)
+			a.log.Warn("could not end a leftover", "server", l.Server, "pid", l.PID, "error", err)
 		}
 		if !ended {
 			continue
 		}
-		if l.Kind == drivers.LeftoverSession {
-			ended := drivers.Session{Server: l.Server, XPID: l.PID, XStartTime: l.StartTime}
-			a.enf.forget([]drivers.Session{ended})
-			gone[keyOf(ended)] = true
-			a.log.Info("session ended: it was disconnected and no sesman knew it any more (its sesman was restarted), so nobody could reconnect to it",
-				"server", l.Server, "user", l.User, "display", l.Display, "pid", l.PID)
-		} else {
-			a.log.Info("ended an xrdp connection process whose client was gone", "server", l.Server, "pid", l.PID)
-		}
-		a.m.leftovers.WithLabelValues(l.Server, l.Kind).Inc()
+		a.log.Info("ended an xrdp connection process whose client was gone", "server", l.Server, "pid", l.PID)
+		a.m.leftovers.WithLabelValues(l.Server, kindConnection).Inc()
 		acted = true
 	}
 	for _, c := range todo {
 		ses := c.session
-		if gone[keyOf(ses)] {
-			continue
-		}
 		kv := []any{"server", ses.Server, "user", ses.User, "client", ses.Client, "display", ses.Display}
 		switch {
 		case c.byXrdp:
@@ -362,7 +374,11 @@ func (a *Agent) enforce(ctx context.Context, s *spec.Spec, looked map[string]boo
 			a.log.Info(closureWhy[c.reason], append(kv, "idle", ses.Idle.String())...)
 			acted = true
 		}
-		a.m.rejected.WithLabelValues(ses.Server, c.reason).Inc()
+		if c.reason == reasonOrphan {
+			a.m.leftovers.WithLabelValues(ses.Server, kindSession).Inc()
+		} else {
+			a.m.rejected.WithLabelValues(ses.Server, c.reason).Inc()
+		}
 	}
 	if acted {
 		a.poke() // status and metrics show the sessions as they are now

@@ -153,9 +153,9 @@ func BenchmarkDecide(b *testing.B) {
 // leftoverGrace; one that goes away (or serves somebody again) starts over.
 func TestLeftoversDue(t *testing.T) {
 	e := newEnforcer()
-	conn := drivers.Leftover{Server: "s", Kind: drivers.LeftoverConnection, PID: 10, StartTime: 7}
-	orphan := drivers.Leftover{Server: "s", Kind: drivers.LeftoverSession, User: "ann", Display: 12, PID: 11, StartTime: 8}
-	other := drivers.Leftover{Server: "t", Kind: drivers.LeftoverConnection, PID: 12, StartTime: 9}
+	conn := drivers.Leftover{Server: "s", PID: 10, StartTime: 7}
+	orphan := drivers.Leftover{Server: "s", PID: 11, StartTime: 8}
+	other := drivers.Leftover{Server: "t", PID: 12, StartTime: 9}
 	due, next := e.leftoversDue(t0, lookedS, []drivers.Leftover{conn, other})
 	if len(due) != 0 || !next.Equal(t0.Add(leftoverGrace)) {
 		t.Fatalf("first sight: due %v, next %s; want none, next at +%s", due, next, leftoverGrace)
@@ -176,7 +176,7 @@ func TestLeftoversDue(t *testing.T) {
 	}
 	due, _ = e.leftoversDue(t0.Add(4*time.Second+leftoverGrace), lookedS, []drivers.Leftover{reused, orphan})
 	if len(due) != 1 || due[0] != orphan {
-		t.Fatalf("at +4s+grace: due %v; want the orphan session", due)
+		t.Fatalf("at +4s+grace: due %v; want the one seen at +4s", due)
 	}
 	// Gone, then back: its time starts again.
 	e.leftoversDue(t0.Add(20*time.Second), lookedS, nil)
@@ -195,5 +195,27 @@ func TestLimitsIdleAtLeastAMinute(t *testing.T) {
 	got := limitsOf(s)
 	if got["short"].idle != time.Minute || got["long"].idle != 90*time.Second || got["none"].idle != 0 {
 		t.Fatalf("idle limits %v", got)
+	}
+}
+
+// A disconnected orphan (its sesman is gone: nobody can reconnect to it) is
+// ended once it has been seen so for leftoverGrace; a connected orphan, and a
+// disconnected session its sesman knows, are kept. No limit is needed.
+func TestEnforceOrphans(t *testing.T) {
+	e := newEnforcer()
+	lim := map[string]limits{"s": {}}
+	gone := ses("gone", 1, t0.Add(-time.Hour), drivers.SessionDisconnected, 0)
+	gone.Orphan = true
+	on := ses("on", 2, t0.Add(-time.Hour), drivers.SessionActive, 0)
+	on.Orphan = true
+	known := ses("known", 3, t0.Add(-time.Hour), drivers.SessionDisconnected, 0)
+	all := []drivers.Session{gone, on, known}
+	todo, next := e.decide(t0, lim, lookedS, all)
+	if len(todo) != 0 || !next.Equal(t0.Add(leftoverGrace)) {
+		t.Fatalf("first sight: %v, next %s; want nothing yet, a look at +%s", reasons(todo), next, leftoverGrace)
+	}
+	todo, _ = e.decide(t0.Add(leftoverGrace), lim, lookedS, all)
+	if want := map[string]string{"gone": reasonOrphan}; !maps.Equal(reasons(todo), want) || !todo[0].end {
+		t.Fatalf("at +%s: %v; want %v, ended", leftoverGrace, reasons(todo), want)
 	}
 }
