@@ -135,3 +135,29 @@ func TestTamperedSavedPlanRefused(t *testing.T) {
 		t.Fatalf("tampered plan: %v; want it refused", err)
 	}
 }
+
+// TestSavedPlanEndsNoUnshownSession: a saved plan that ends a removed
+// server's sessions once its drain_timeout has passed is refused when another
+// session has started there since: it would end one the plan did not show.
+func TestSavedPlanEndsNoUnshownSession(t *testing.T) {
+	s, diags := spec.Parse("t.hcl", []byte(""))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	now := time.Now()
+	in := drivers.Instance{Name: "k", Driver: "process", ID: "4100", State: drivers.StateRunning,
+		Config: drivers.Config{Driver: "process", Address: "127.0.0.1", Port: 13500}, Settings: drivers.Settings{DrainTimeout: drivers.Duration(time.Minute)}}
+	ann := drivers.Session{Server: "k", User: "ann", State: drivers.SessionActive, XPID: 4242, XStartTime: 1100}
+	bob := drivers.Session{Server: "k", User: "bob", State: drivers.SessionActive, XPID: 4343, XStartTime: 1200}
+	obs := &Observed{Instances: []drivers.Instance{in}, Sessions: []drivers.Session{ann},
+		State: State{Draining: map[string]time.Time{"k": now.Add(-time.Hour)}}}
+	p := MakePlan(s, obs, now)
+	if len(p.Changes) != 1 || len(p.Changes[0].End) != 1 {
+		t.Fatalf("plan: %+v; want k destroyed, ending ann's session", p.Changes)
+	}
+	sp := &SavedPlan{Fingerprint: obs.Fingerprint(), Plan: p}
+	obs.Sessions = append(obs.Sessions, bob)
+	if _, err := sp.CheckSaved(s, obs, now); !errors.Is(err, ErrStalePlan) {
+		t.Fatalf("with bob's session new since the plan: %v; want the plan refused", err)
+	}
+}

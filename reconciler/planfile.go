@@ -67,8 +67,9 @@ func (sp *SavedPlan) CheckSaved(s *spec.Spec, obs *Observed, now time.Time) (*Pl
 	return fresh, nil
 }
 
-// changesKey names a plan's changes: server, action, driver and the config
-// each would run with.
+// changesKey names a plan's changes: server, action (and what follows a
+// drain), driver, the config each would run with, and the sessions each
+// would end: a saved plan ends no session it did not show.
 func changesKey(p *Plan) string {
 	var b strings.Builder
 	for _, c := range p.Changes {
@@ -77,7 +78,11 @@ func changesKey(p *Plan) string {
 			a, _ := json.Marshal(c.After)
 			after = string(a)
 		}
-		fmt.Fprintf(&b, "%q %s %q %s\n", c.Server, c.Action, c.Driver, after)
+		fmt.Fprintf(&b, "%q %s %s %q %s", c.Server, c.Action, c.Then, c.Driver, after)
+		for _, s := range c.End {
+			fmt.Fprintf(&b, " end:%d/%d", s.XPID, s.XStartTime)
+		}
+		b.WriteByte('\n')
 	}
 	return b.String()
 }
