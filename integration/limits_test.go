@@ -129,36 +129,50 @@ func TestProcessIdleTimeout(t *testing.T) {
 	busyScr.waitDesktop(t, 90*time.Second)
 
 	closed := checkIdleTimeout(t, a, "s", "lucid-it-hank", "lucid-it-ivy")
-	if !idleClient.exitsWithin(15 * time.Second) {
-		t.Fatal("hank's client is still running after its connection was closed")
-	}
-	if !runs(hank, "Xorg") || !runs(hank, "xfwm4") {
-		t.Fatal("hank's session ended; idle_timeout must only close the connection")
-	}
+	checkReconnect(t, a, "s", port, "lucid-it-hank", "Hank-pw-8", closed, idleClient, func() bool {
+		return runs(hank, "Xorg") && runs(hank, "xfwm4")
+	})
+}
 
+// checkReconnect runs the end of the idle tests on both drivers, once
+// user's connection to server was closed for idleness (closed, as the agent
+// listed it after): user's client has gone, the session goes on (stillRuns:
+// its X server and window manager run), and user, logging in again, gets the
+// same session back (same display, same X server), which is not closed at
+// once although it has had no input for longer than idle_timeout: the new
+// connection gets the whole limit.
+func checkReconnect(t *testing.T, a *runningAgent, server string, port int, user, password string, closed drivers.Session, client *rdpClient, stillRuns func() bool) {
+	t.Helper()
+	if !client.exitsWithin(15 * time.Second) {
+		t.Fatalf("%s's client is still running after its connection was closed", user)
+	}
+	if !stillRuns() {
+		t.Fatalf("%s's session ended; idle_timeout must only close the connection", user)
+	}
 	again := desktopScreen(t)
-	again.login(t, port, "lucid-it-hank", "Hank-pw-8")
+	again.login(t, port, user, password)
 	again.waitDesktop(t, 60*time.Second)
-	back := a.pollSessions(t, 15*time.Second, "hank's session, active again", func(ss []drivers.Session) bool {
-		d, ok := sessionOf(ss, "s", "lucid-it-hank")
+	back := a.pollSessions(t, 15*time.Second, user+"'s session, active again", func(ss []drivers.Session) bool {
+		d, ok := sessionOf(ss, server, user)
 		return ok && d.State == drivers.SessionActive
 	})
-	if d, _ := sessionOf(back, "s", "lucid-it-hank"); d.Display != closed.Display || d.XPID != closed.XPID {
-		t.Fatalf("hank got a new session (%+v), not his own (%+v)", d, closed)
+	if d, _ := sessionOf(back, server, user); d.Display != closed.Display || d.XPID != closed.XPID {
+		t.Fatalf("%s got a new session (%+v), not their own (%+v)", user, d, closed)
 	}
-	// The new connection gets the whole idle_timeout, though the session has
-	// had no input for longer.
-	time.Sleep(5 * time.Second)
-	if d, _ := sessionOf(a.sessionsJSON(t), "s", "lucid-it-hank"); d.State != drivers.SessionActive {
-		t.Fatalf("hank's new connection was closed at once: %+v", d)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if d, _ := sessionOf(a.sessionsJSON(t), server, user); d.State != drivers.SessionActive {
+			t.Fatalf("%s's new connection was closed at once: %+v", user, d)
+		}
 	}
 }
 
 // TestDockerIdleTimeout: the same on a docker server, whose sessions live in
 // the container's network namespace: both are listed with user and state,
 // lucid_rdp_sessions agrees, and the agent closes the connection of alice,
-// who gives no input, and keeps bob's.
+// who gives no input, and keeps bob's; alice logs in again and gets her own
+// session back.
 func TestDockerIdleTimeout(t *testing.T) {
+	need(t, "xdotool")
 	const server = "idler"
 	src := fmt.Sprintf("server %q {\n  driver     = \"docker\"\n  image      = %q\n  port       = PORT+1\n  users_file = \"idler.users\"\n  sessions {\n    max          = 2\n    idle_timeout = \"60s\"\n  }\n}\n", server, xrdpImage)
 	dc := startDesktopContainer(t, server, src)
@@ -170,11 +184,11 @@ func TestDockerIdleTimeout(t *testing.T) {
 	busy.login(t, dc.port, "bob", "bob-pw")
 	busy.keepBusy(t)
 	busy.waitDesktop(t, 90*time.Second)
-	checkIdleTimeout(t, a, server, "alice", "bob")
-	ps := containerProcs(t, dc.cli, dc.name)
-	if countProcs(ps, "Xorg", dc.alice) != 1 {
-		t.Fatalf("alice's session ended; idle_timeout must only close the connection: %+v", ps)
-	}
+	closed := checkIdleTimeout(t, a, server, "alice", "bob")
+	checkReconnect(t, a, server, dc.port, "alice", "alice-pw", closed, dc.aliceClient, func() bool {
+		ps := containerProcs(t, dc.cli, dc.name)
+		return countProcs(ps, "Xorg", dc.alice) == 1 && countProcs(ps, "xfwm4", dc.alice) == 1
+	})
 }
 
 // TestProcessMaxPastSesman: a session that gets past the server's sesman is
