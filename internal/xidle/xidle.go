@@ -28,22 +28,8 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
-// Source names where Idle's figure comes from, as sessions report it.
+// Source names where IdleOf's figure comes from, as sessions report it.
 const Source = "x11-input"
-
-// Idle returns how long the X server xpid, serving display, has had no
-// keyboard or mouse input (see IdleOf).
-func Idle(xpid, display int, timeout time.Duration) (time.Duration, error) {
-	args, err := procfs.Cmdline(xpid)
-	if err != nil {
-		return 0, err
-	}
-	uid, err := procfs.UID(xpid)
-	if err != nil {
-		return 0, err
-	}
-	return IdleOf(xpid, display, args, uid, timeout)
-}
 
 // IdleOf returns how long the X server xpid, serving display, run with args
 // by user uid, has had no keyboard or mouse input. It reads the server's

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
 // xvfb starts Xvfb on a free display with a cookie in authFile (written with
@@ -77,7 +79,7 @@ func TestIdleOfXServer(t *testing.T) {
 	}
 
 	time.Sleep(1200 * time.Millisecond)
-	idle, err := Idle(pid, display, time.Second)
+	idle, err := idleOfPID(pid, display, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func TestIdleOfXServer(t *testing.T) {
 	if out, err := mv.CombinedOutput(); err != nil {
 		t.Fatalf("xdotool: %v: %s", err, out)
 	}
-	idle2, err := Idle(pid, display, time.Second)
+	idle2, err := idleOfPID(pid, display, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +189,22 @@ func BenchmarkIdle(b *testing.B) {
 	_ = exec.Command("xauth", "-q", "-f", auth, "add", ":"+strconv.Itoa(d), ".", "00112233445566778899aabbccddeeff").Run()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := Idle(cmd.Process.Pid, d, time.Second); err != nil {
+		if _, err := idleOfPID(cmd.Process.Pid, d, time.Second); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// idleOfPID asks the X server xpid, serving display, with the arguments and
+// user /proc shows for it.
+func idleOfPID(xpid, display int, timeout time.Duration) (time.Duration, error) {
+	args, err := procfs.Cmdline(xpid)
+	if err != nil {
+		return 0, err
+	}
+	uid, err := procfs.UID(xpid)
+	if err != nil {
+		return 0, err
+	}
+	return IdleOf(xpid, display, args, uid, timeout)
 }

@@ -345,7 +345,9 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	look := time.NewTimer(time.Hour)
 	defer look.Stop()
 	lookAt := func() {
-		if !a.nextLook.IsZero() {
+		if a.nextLook.IsZero() {
+			look.Stop() // an earlier deadline is no longer wanted
+		} else {
 			look.Reset(max(time.Until(a.nextLook), 0))
 		}
 	}
