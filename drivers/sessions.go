@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 // idleQueryTimeout bounds how long a session's X server may take to say how
 // idle it is (a query takes 0.2 ms here): a hung one must not stall a pass.
 const idleQueryTimeout = 300 * time.Millisecond
+
+// XServers are the command names of the X servers sesman starts for sessions
+// (the Xorg and Xvnc backends).
+var XServers = []string{"Xorg", "Xvnc"}
 
 // ServerProcs are the processes of one server that a session scan looks at.
 // Drivers find them (by config path on the host, by container), and
@@ -98,7 +103,7 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 	}
 	for _, l := range sp.Sesmans {
 		for _, k := range procs.Children(l.PID) {
-			if k.Comm != "Xorg" && k.Comm != "Xvnc" {
+			if !slices.Contains(XServers, k.Comm) {
 				continue
 			}
 			s := Session{Server: sp.Server, State: SessionDisconnected, PID: k.PID, StartTime: k.StartTime,
@@ -188,7 +193,7 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 // whose X server is gone already, or is another process now, is not counted.
 func EndSession(ctx context.Context, s Session, grace time.Duration) (bool, error) {
 	_, closeErr := closeConn(ctx, s, grace)
-	ended, err := endProcess(ctx, s.XPID, s.XStartTime, grace, "Xorg", "Xvnc")
+	ended, err := endProcess(ctx, s.XPID, s.XStartTime, grace, XServers...)
 	if err := errors.Join(closeErr, err); err != nil {
 		return ended, fmt.Errorf("end %s's session on %s (display :%d): %w", s.User, s.Server, s.Display, err)
 	}

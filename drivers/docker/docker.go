@@ -610,7 +610,7 @@ func (d *Driver) reloadSesman(name string, first int) error {
 		return fmt.Errorf("docker: update %s: %w", name, err)
 	}
 	for _, p := range snap.Children(first) {
-		if p.Comm != "xrdp-sesman" || slices.ContainsFunc(snap.Children(p.PID), func(k procfs.Stat) bool { return k.Comm == "Xorg" || k.Comm == "Xvnc" }) {
+		if p.Comm != "xrdp-sesman" || slices.ContainsFunc(snap.Children(p.PID), func(k procfs.Stat) bool { return slices.Contains(drivers.XServers, k.Comm) }) {
 			continue // per-session sesmans keep the limits they started with
 		}
 		if _, err := procfs.Signal(procfs.Identity{PID: p.PID, StartTime: p.StartTime, Comms: []string{"xrdp-sesman"}}, unix.SIGHUP); err != nil {
