@@ -224,11 +224,21 @@ func TestDockerDeployments(t *testing.T) {
 		t.Errorf("a's plan lists b's server: exit %d\n%s", code, out)
 	}
 
-	// a wants the name b's container holds: refused, b's container untouched.
+	// a wants the name b's container (and home volume) holds: refused, b's
+	// container untouched. The home volume, checked first, is b's.
 	a.write("server \"dep-b\" {\n  driver = \"docker\"\n  image  = \"" + responderImage + "\"\n  port   = PORT+2\n}\n")
 	code, out := a.run("apply", "-auto-approve", "-no-color")
-	if code == 0 || !strings.Contains(out, "lucid-rdp-dep-b exists and is not lucid-rdp's") {
+	if code == 0 || !strings.Contains(out, "lucid-rdp-dep-b-home is the home of a server of the same name in another lucid-rdp deployment") {
 		t.Errorf("a's apply of b's name: exit %d\n%s", code, out)
+	}
+	if ids := containersNamed(t, cli, docker.ContainerName("dep-b")); len(ids) != 1 || ids[0] != bID {
+		t.Fatalf("b's container was touched by a's clashing apply: %v", ids)
+	}
+	// With a home folder of its own, it is the container's name that clashes.
+	a.write("server \"dep-b\" {\n  driver = \"docker\"\n  image  = \"" + responderImage + "\"\n  port   = PORT+2\n  home   = \"homes\"\n}\n")
+	code, out = a.run("apply", "-auto-approve", "-no-color")
+	if code == 0 || !strings.Contains(out, "lucid-rdp-dep-b exists and is not lucid-rdp's") {
+		t.Errorf("a's apply of b's name, with a home folder: exit %d\n%s", code, out)
 	}
 	if ids := containersNamed(t, cli, docker.ContainerName("dep-b")); len(ids) != 1 || ids[0] != bID {
 		t.Fatalf("b's container was touched by a's clashing apply: %v", ids)

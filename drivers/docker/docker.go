@@ -439,7 +439,7 @@ func (d *Driver) home(ctx context.Context, name string, c drivers.Config, dep st
 		return mount.Mount{}, fmt.Errorf("docker: %s: a volume named %s exists and is not lucid-rdp's home for this server (it lacks %s=true or %s=%s); lucid-rdp will not give its files to this server: rename or remove it, set home, or rename this server",
 			name, vol, LabelManaged, LabelServer, name)
 	case got.Volume.Labels[LabelDeployment] != "" && got.Volume.Labels[LabelDeployment] != dep: // none: made before the label, adopted as containers are
-		return mount.Mount{}, fmt.Errorf("docker: %s: the volume %s is the home of a server of the same name in another lucid-rdp deployment (%s=%s; this one is %s); lucid-rdp will not give its files to this server: rename this server, set home, or remove that volume if it is no longer wanted",
+		return mount.Mount{}, fmt.Errorf("docker: %s: the volume %s is the home of a server of the same name in another lucid-rdp deployment on this engine (%s=%s; this one is %s); lucid-rdp will not give its files to this server: rename this server, or set home",
 			name, vol, LabelDeployment, got.Volume.Labels[LabelDeployment], dep)
 	}
 	return mount.Mount{Type: mount.TypeVolume, Source: vol, Target: homePath}, nil
