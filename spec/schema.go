@@ -105,6 +105,8 @@ type alertBlock struct {
 	KeepFiringFor *string   `hcl:"keep_firing_for,optional"`
 	Servers       *[]string `hcl:"servers,optional"`
 	Action        *string   `hcl:"action,optional"`
+	Cooldown      *string   `hcl:"cooldown,optional"`
+	Severity      *string   `hcl:"severity,optional"`
 
 	NameRange hcl.Range `hcl:"name,label_range"`
 	Body      hcl.Body  `hcl:",body"`

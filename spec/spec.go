@@ -195,6 +195,12 @@ type Alert struct {
 	Servers []string
 	// Action is one of Actions. Default "notify".
 	Action string
+	// Cooldown is the least time between two actions of the alert on one
+	// server (DefaultCooldown by action when not set): a flapping alert
+	// cannot restart a server, or drain and undrain it, in a loop.
+	Cooldown time.Duration
+	// Severity, when set, labels the alert's notifications.
+	Severity string
 
 	// DefRange is where the block was declared.
 	DefRange hcl.Range
@@ -229,6 +235,8 @@ var Drivers = []string{"process", "docker"}
 var Metrics = []string{
 	"host.cpu_percent",      // whole-host CPU use, 0..100
 	"host.memory_percent",   // whole-host memory use, 0..100
+	"host.disk_percent",     // use of the filesystem that holds agent.state_dir, 0..100
+	"host.load1",            // the host's 1-minute load average
 	"server.up",             // 1 when the server answers RDP, else 0
 	"server.sessions",       // live sessions on the server
 	"server.sessions_ratio", // live sessions / sessions.max, 0..1
@@ -240,6 +248,18 @@ var Metrics = []string{
 
 // Actions is the closed set of alert actions.
 var Actions = []string{"notify", "drain", "restart", "evict_idle", "reject_new"}
+
+// DefaultCooldown is each action's cooldown when the alert sets none: how
+// soon it may act again on the same server. A restart is the costliest; an
+// eviction under pressure must be able to go on; a drain is held at least
+// this long, so a flapping alert does not stop and start a listener in a loop.
+var DefaultCooldown = map[string]time.Duration{
+	"notify":     0,
+	"drain":      time.Minute,
+	"restart":    10 * time.Minute,
+	"evict_idle": 30 * time.Second,
+	"reject_new": time.Minute,
+}
 
 // NotifierTypes is the closed set of notifier types.
 var NotifierTypes = []string{"alertmanager", "webhook"}

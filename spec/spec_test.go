@@ -555,3 +555,33 @@ func TestParseRequestLooksAtNoHostPath(t *testing.T) {
 		t.Fatal("the operator's own spec was not checked against the host")
 	}
 }
+
+// TestAlertCooldownAndSeverity: an alert's cooldown defaults by action, and
+// cooldown and severity are taken as written.
+func TestAlertCooldownAndSeverity(t *testing.T) {
+	src := []byte(`
+alert "a" {
+  metric  = "server.sessions"
+  above   = 3
+  action  = "restart"
+}
+alert "b" {
+  metric   = "host.load1"
+  above    = 8
+  action   = "drain"
+  servers  = ["*"]
+  cooldown = "5s"
+  severity = "critical"
+}
+`)
+	s, diags := Parse("x.hcl", src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := s.Alerts[0].Cooldown; got != 10*time.Minute {
+		t.Errorf("restart cooldown = %s; want the default 10m", got)
+	}
+	if a := s.Alerts[1]; a.Cooldown != 5*time.Second || a.Severity != "critical" {
+		t.Errorf("b: cooldown %s, severity %q; want 5s, critical", a.Cooldown, a.Severity)
+	}
+}

@@ -241,6 +241,21 @@ func (b *builder) buildAlerts(raws []*alertBlock) {
 				}
 			}
 		}
+		a.Cooldown = b.duration(raw.Cooldown, DefaultCooldown[a.Action], raw.Body, "cooldown", raw.DefRange)
+		if raw.Severity != nil {
+			a.Severity = *raw.Severity
+			if !labelRE.MatchString(a.Severity) {
+				b.errorAt(attrRange(raw.Body, "severity", raw.DefRange), "Invalid severity",
+					"severity = %q; use a word such as \"warning\" or \"critical\" (letters, digits, _ and -).", a.Severity)
+			}
+		}
+		// An action on servers must name them: a host or port range metric
+		// has no server of its own, and "every server" is not a default
+		// anyone should get by leaving a line out.
+		if a.Action != "notify" && oneOf(a.Action, Actions) && !strings.HasPrefix(a.Metric, "server.") && len(a.Servers) == 0 {
+			b.errorAt(&raw.DefRange, "Alert action names no server",
+				"alert %q watches %s, which is not a server's, and its action %s acts on servers: say which with servers = [\"desk-*\"] (or [\"*\"] for every server).", raw.Name, a.Metric, a.Action)
+		}
 		if a.Action == "notify" && len(raws) > 0 && len(b.spec.Notifiers) == 0 {
 			b.warnAt(&raw.DefRange, "Nowhere to notify",
 				"alert %q notifies, but no notify block is declared: it will show in status and metrics only.", raw.Name)
