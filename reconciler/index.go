@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -13,6 +14,8 @@ type index struct {
 	instances map[string]*drivers.Instance
 	listeners map[int][]Listener // foreign listeners by port
 	sessions  map[string][]drivers.Session
+	// actions are what alerts ask of each server, by action.
+	actions map[string]map[string]alerts.Directive
 }
 
 func newIndex(s *spec.Spec, obs *Observed) *index {
@@ -32,6 +35,17 @@ func newIndex(s *spec.Spec, obs *Observed) *index {
 			ix.sessions = map[string][]drivers.Session{}
 		}
 		ix.sessions[ses.Server] = append(ix.sessions[ses.Server], ses)
+	}
+	for _, d := range obs.AlertActions {
+		if ix.actions == nil {
+			ix.actions = map[string]map[string]alerts.Directive{}
+		}
+		if ix.actions[d.Server] == nil {
+			ix.actions[d.Server] = map[string]alerts.Directive{}
+		}
+		if _, ok := ix.actions[d.Server][d.Action]; !ok { // the first alert, by name, speaks for the action
+			ix.actions[d.Server][d.Action] = d
+		}
 	}
 	for _, l := range obs.Listeners {
 		ix.listeners[l.Port] = append(ix.listeners[l.Port], l)

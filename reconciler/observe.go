@@ -14,6 +14,7 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -43,6 +44,9 @@ type Observed struct {
 	// Listeners are listening sockets lucid-rdp does not own, on ports the spec
 	// cares about.
 	Listeners []Listener `json:"listeners,omitempty"`
+	// AlertActions are what firing alerts ask of the servers (alerts.Decide):
+	// drains, restarts, evictions and reject_new, which the plan carries out.
+	AlertActions []alerts.Directive `json:"alert_actions,omitempty"`
 	// Host is what the observation read of the host (its socket and process
 	// tables), for whatever else the pass reads of it.
 	Host *drivers.Host `json:"-"`

@@ -13,6 +13,8 @@ import (
 	"unicode"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/xidle"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -31,6 +33,8 @@ const (
 	// Drain stops a server's listener; its live sessions go on until they end
 	// or its drain_timeout passes.
 	Drain Action = "drain"
+	// Evict ends the idlest sessions of a server, for an evict_idle alert.
+	Evict Action = "evict"
 )
 
 // Change is one server's part of a Plan.
@@ -47,8 +51,11 @@ type Change struct {
 	// After is the server as it will be (nil for delete and drain).
 	After *drivers.Desired `json:"after"`
 	// End lists the live sessions the change ends: those of a server whose
-	// drain_timeout has passed. No other change ends a session.
+	// drain_timeout has passed, and those an evict_idle alert ends. No other
+	// change ends a session.
 	End []drivers.Session `json:"end_sessions,omitempty"`
+	// Alert names the alert that asked for the change, when one did.
+	Alert string `json:"alert,omitempty"`
 	// Live lists the live sessions of the server that the change leaves
 	// running (a listener restart, a drain, an update).
 	Live []drivers.Session `json:"session_list,omitempty"`
@@ -88,6 +95,8 @@ type Summary struct {
 	Replace int `json:"replace"`
 	Update  int `json:"update"`
 	Delete  int `json:"delete"`
+	// Evict counts the sessions evict_idle alerts end.
+	Evict int `json:"evict,omitempty"`
 }
 
 // Plan is what apply would do, as computed by MakePlan.
@@ -156,7 +165,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		case in.Driver != srv.Driver:
 			reason := fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver)
 			diffs := []Diff{{Field: "driver", Before: in.Driver, After: srv.Driver, ForcesReplacement: true}}
-			hold, end := p.holdReplace(obs, ix, in, sessions, reason, diffs, now)
+			hold, end := p.holdReplace(obs, ix, in, sessions, reason, diffs, now, false)
 			if hold {
 				break
 			}
@@ -175,16 +184,48 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 			if in.Hash == want.Config.Hash() {
 				cfg = nil
 			}
-			if len(cfg) > 0 {
-				hold, end := p.holdReplace(obs, ix, in, sessions, reasonOf(cfg), cfg, now)
+			acts := ix.actions[srv.Name]
+			restart, asked := acts[alerts.ActionRestart]
+			switch {
+			case len(cfg) > 0:
+				hold, end := p.holdReplace(obs, ix, in, sessions, reasonOf(cfg), cfg, now, false)
 				if hold {
 					break
 				}
 				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions, End: end,
 					Reason: reasonOf(cfg) + endReason(end, in), Diffs: append(cfg, settingsDiffs(in.Settings, want.Settings)...)})
-			} else if set := settingsDiffs(in.Settings, want.Settings); len(set) > 0 {
-				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Update, Before: in, After: &want, Sessions: sessions,
-					Reason: reasonOf(set), Diffs: set})
+			case asked:
+				// A restart an alert asked for drains first when the server
+				// has sessions, whatever its driver (see alerts.Decide).
+				reason := fmt.Sprintf("alert %s asks for a restart: %s", restart.Alert, restart.Why)
+				before := len(p.Changes)
+				hold, end := p.holdReplace(obs, ix, in, sessions, reason, nil, now, true)
+				if hold {
+					if len(p.Changes) > before {
+						p.Changes[before].Alert = restart.Alert // the drain begins now
+					}
+					break
+				}
+				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions, End: end,
+					Alert: restart.Alert, Reason: reason + endReason(end, in), Diffs: settingsDiffs(in.Settings, want.Settings)})
+			default:
+				why := alertSettings(&want.Settings, acts, sessions)
+				c := Change{Server: srv.Name, Driver: srv.Driver, Action: Update, Before: in, After: &want, Sessions: sessions}
+				if set := settingsDiffs(in.Settings, want.Settings); len(set) > 0 {
+					c.Reason, c.Diffs = reasonOf(set), set
+					if why.alert != "" {
+						c.Reason, c.Alert = why.text, why.alert
+					}
+				}
+				if ev, ok := acts[alerts.ActionEvictIdle]; ok {
+					if c.End = evictees(ix.sessions[srv.Name], ev.Evict); len(c.End) > 0 && c.Diffs == nil {
+						c.Action, c.After, c.Alert = Evict, nil, ev.Alert
+						c.Reason = fmt.Sprintf("alert %s: %s; it ends the idlest %s", ev.Alert, ev.Why, describeSessions(len(c.End)))
+					}
+				}
+				if c.Diffs != nil || c.End != nil {
+					p.add(c)
+				}
 			}
 		}
 	}
@@ -291,8 +332,11 @@ func (p *Plan) wake(t time.Time) {
 // ones say in a note how long it has left. Once its drain_timeout has passed,
 // the replace goes ahead and ends the sessions it returns. The server keeps
 // its port while it waits; the replace takes the spec's.
-func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessions int, reason string, diffs []Diff, now time.Time) (bool, []drivers.Session) {
-	if sessions == 0 || ix.keepsSessions(obs, in) {
+//
+// With drainFirst, the server drains first even when its driver could keep
+// its sessions through the replace (a restart an alert asked for).
+func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessions int, reason string, diffs []Diff, now time.Time, drainFirst bool) (bool, []drivers.Session) {
+	if sessions == 0 || (!drainFirst && ix.keepsSessions(obs, in)) {
 		return false, nil
 	}
 	timeout := time.Duration(in.Settings.DrainTimeout)
@@ -300,9 +344,13 @@ func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessi
 	if !draining {
 		p.Ports[in.Name] = in.Config.Port
 		p.wake(now.Add(timeout))
-		p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Then: Replace, Before: in, Sessions: sessions, Diffs: diffs,
-			Reason: fmt.Sprintf("must be replaced (%s), which would end its %s%s on the %s driver: it drains first, "+
-				"and the replace follows when they end or drain_timeout (%s) passes", reason, describeSessions(sessions), whose(ix.sessions[in.Name]), in.Driver, timeout)})
+		why := fmt.Sprintf("must be replaced (%s), which would end its %s%s on the %s driver: it drains first, "+
+			"and the replace follows when they end or drain_timeout (%s) passes", reason, describeSessions(sessions), whose(ix.sessions[in.Name]), in.Driver, timeout)
+		if drainFirst {
+			why = fmt.Sprintf("%s; it has %s%s, so it drains first, and the restart follows when they end or drain_timeout (%s) passes",
+				reason, describeSessions(sessions), whose(ix.sessions[in.Name]), timeout)
+		}
+		p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Then: Replace, Before: in, Sessions: sessions, Diffs: diffs, Reason: why})
 		return true, nil
 	}
 	if p.Draining == nil {
@@ -357,6 +405,66 @@ func (p *Plan) add(c Change) {
 	case Delete:
 		p.Summary.Delete++
 	}
+	if c.Action == Evict || c.Action == Update { // an update ends sessions only for evict_idle
+		p.Summary.Evict += len(c.End)
+	}
+}
+
+// alertSettings turns the drain and reject_new that alerts hold on a server
+// with live sessions into its settings, and says which alert and why.
+//
+//   - drain: no new sessions; the live ones go on (and can reconnect while
+//     the driver lets them: see drivers.Drainer);
+//   - reject_new: sessions.max becomes the number of live sessions, so that
+//     the server's own sesman refuses any login beyond them and its users can
+//     still reconnect; with none live, the server drains.
+func alertSettings(set *drivers.Settings, acts map[string]alerts.Directive, sessions int) (why struct{ alert, text string }) {
+	if d, ok := acts[alerts.ActionRejectNew]; ok {
+		why.alert, why.text = d.Alert, fmt.Sprintf("alert %s (%s): reject_new, sessions.max held at its %s", d.Alert, d.Why, describeSessions(sessions))
+		if sessions == 0 {
+			set.Drain = true
+			why.text = fmt.Sprintf("alert %s (%s): reject_new, and it has no live session, so it takes none", d.Alert, d.Why)
+		} else {
+			set.MaxSessions = min(set.MaxSessions, sessions)
+		}
+	}
+	if d, ok := acts[alerts.ActionDrain]; ok {
+		set.Drain = true
+		why.alert, why.text = d.Alert, fmt.Sprintf("alert %s (%s): drain, no new sessions until it resolves", d.Alert, d.Why)
+	}
+	return why
+}
+
+// evictMinIdle is how long a connected session must have had no input before
+// evict_idle may end it. A session in use is never evicted.
+const evictMinIdle = time.Minute
+
+// evictees picks at most n sessions for evict_idle, idlest first: every
+// disconnected one (oldest first) before any connected one, then connected
+// ones by the time since their user's last input, longest first, and only
+// those with none for evictMinIdle.
+func evictees(sessions []drivers.Session, n int) []drivers.Session {
+	var cands []drivers.Session
+	for _, s := range sessions {
+		if s.State == drivers.SessionDisconnected ||
+			(s.IdleSource == xidle.Source && time.Duration(s.Idle) >= evictMinIdle) {
+			cands = append(cands, s)
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if ad, bd := a.State == drivers.SessionDisconnected, b.State == drivers.SessionDisconnected; ad != bd {
+			return ad
+		}
+		if a.State == drivers.SessionDisconnected {
+			return a.StartedAt.Before(b.StartedAt)
+		}
+		return a.Idle > b.Idle
+	})
+	if len(cands) > n {
+		cands = cands[:n]
+	}
+	return cands
 }
 
 func (p *Plan) problem(server, msg string) {

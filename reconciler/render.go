@@ -65,6 +65,8 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 			head, sym, col = "will be updated in place", "  ~", yellow
 		case Delete:
 			head, sym, col = "will be destroyed", "  -", red
+		case Evict:
+			head, sym, col = "will have idle sessions ended", "  ~", red
 		case Drain:
 			head, sym, col = "will be drained and destroyed", "  -", red
 			if c.Then == Replace {
@@ -76,7 +78,7 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 			comment += fmt.Sprintf(" (%s)", describeSessions(c.Sessions))
 		}
 		fmt.Fprintln(w, paint(bold, comment))
-		if c.Reason != "" && c.Action != Replace && c.Action != Update {
+		if c.Reason != "" && (c.Alert != "" || (c.Action != Replace && c.Action != Update)) {
 			fmt.Fprintf(w, "  # (%s)\n", c.Reason)
 		}
 		fmt.Fprintf(w, "%s server %q {\n", paint(col, sym), c.Server)
@@ -113,8 +115,12 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 		fmt.Fprintln(w, "    }")
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%s %d to create, %d to replace, %d to update, %d to destroy.\n",
-		paint(bold, "Plan:"), p.Summary.Create, p.Summary.Replace, p.Summary.Update, p.Summary.Delete)
+	evict := ""
+	if p.Summary.Evict > 0 {
+		evict = fmt.Sprintf(", %s to end for alerts", describeSessions(p.Summary.Evict))
+	}
+	fmt.Fprintf(w, "%s %d to create, %d to replace, %d to update, %d to destroy%s.\n",
+		paint(bold, "Plan:"), p.Summary.Create, p.Summary.Replace, p.Summary.Update, p.Summary.Delete, evict)
 }
 
 // dockerHome names where a docker server keeps /home, which removing the

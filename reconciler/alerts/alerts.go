@@ -20,7 +20,10 @@
 package alerts
 
 import (
+	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,4 +202,22 @@ func seriesOf(r *spec.Alert, samples Samples) []sample {
 		}
 	}
 	return out
+}
+
+// Summary says what series se of rule r saw, for people: "server.sessions of
+// desk-1 is 5, above 4".
+func Summary(r *spec.Alert, se Series) string {
+	of := ""
+	switch {
+	case se.Server != "":
+		of = " of " + se.Server
+	case se.Range != "":
+		of = " of " + se.Range
+	}
+	return fmt.Sprintf("%s%s is %s, %s %s", r.Metric, of, formatValue(se.Value), se.Op, formatValue(se.Threshold))
+}
+
+// formatValue shows a sample without float noise: 93.1, 5, 0.75.
+func formatValue(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }
