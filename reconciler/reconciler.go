@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
@@ -82,6 +83,11 @@ func (r *Reconciler) Observe(ctx context.Context, s *spec.Spec) (*Observed, erro
 	obs, err := Observe(ctx, s, r.driverList(), st, r.readSockets())
 	if obs != nil {
 		obs.StateProblem = stateProblem
+		// What the alerts, as the agent last evaluated them, ask of the
+		// servers: a plan shows it. The agent evaluates afresh and sets its own.
+		if as, err := LoadAlertState(s.Agent.StateDir); err == nil {
+			obs.AlertActions = alerts.Decide(s, as.Series, &as.Memory, r.now())
+		}
 	}
 	return obs, err
 }

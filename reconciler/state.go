@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 )
 
 // State is what lucid-rdp keeps between runs beside the drivers' own records:
@@ -90,4 +91,45 @@ func Lock(stateDir string) (unlock func(), err error) {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return func() { f.Close() }, nil
+}
+
+// AlertState is what the agent keeps of its alerts between passes and across
+// restarts, in state_dir/alerts.json: each series' state (so that `for` and
+// keep_firing_for go on counting), and what the actions remember (so that a
+// restarted agent keeps to their cooldowns).
+type AlertState struct {
+	Series []alerts.Series `json:"series,omitempty"`
+	Memory alerts.Memory   `json:"memory"`
+}
+
+const alertsFile = "alerts.json"
+
+// LoadAlertState reads state_dir/alerts.json; a missing file is an empty
+// state. An unreadable one is an error, and an empty state: alerts then
+// start over, which loses no server and no session.
+func LoadAlertState(stateDir string) (AlertState, error) {
+	var st AlertState
+	b, err := os.ReadFile(filepath.Join(stateDir, alertsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		return AlertState{}, fmt.Errorf("reconciler: %s: %w; alerts start over", filepath.Join(stateDir, alertsFile), err)
+	}
+	return st, nil
+}
+
+// SaveAlertState writes state_dir/alerts.json atomically.
+func SaveAlertState(stateDir string, st AlertState) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(stateDir, alertsFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("reconciler: %w", err)
+	}
+	return nil
 }

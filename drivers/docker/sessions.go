@@ -140,3 +140,29 @@ func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance, hos
 	}
 	return out
 }
+
+// Usage implements drivers.UsageReporter from each running container's
+// cgroup, as docker stats counts it; where that cannot be read, from the
+// processes under the container's first one.
+func (d *Driver) Usage(ctx context.Context, instances []drivers.Instance, host *drivers.Host) map[string]drivers.Usage {
+	out := map[string]drivers.Usage{}
+	for _, in := range instances {
+		if in.Driver != Name || in.State != drivers.StateRunning {
+			continue
+		}
+		snap, err := host.Procs()
+		if err != nil {
+			return out
+		}
+		first := d.firstPID(ctx, in.ID, snap)
+		if first <= 0 {
+			continue
+		}
+		if cpu, mem, err := procfs.CgroupUsage(first); err == nil {
+			out[in.Name] = drivers.Usage{CPU: cpu, MemoryBytes: mem}
+		} else {
+			out[in.Name] = drivers.TreeUsage(snap, first)
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
@@ -92,6 +93,40 @@ func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance, hos
 			continue
 		}
 		out = append(out, d.tail.Read(in.Name, f)...)
+	}
+	return out
+}
+
+// Usage implements drivers.UsageReporter: a server uses what its listener,
+// its sesman, its connections and their descendants (the sessions and their
+// desktops) use. The processes are found as Sessions finds them, so a drained
+// listener's sessions still count.
+func (d *Driver) Usage(ctx context.Context, instances []drivers.Instance, host *drivers.Host) map[string]drivers.Usage {
+	snap, err := host.Procs()
+	if err != nil {
+		return nil
+	}
+	var cfg map[string][]procfs.Stat
+	out := map[string]drivers.Usage{}
+	for _, in := range instances {
+		if in.Driver != Name {
+			continue
+		}
+		if cfg == nil {
+			cfg = byConfig(snap)
+		}
+		var roots []int
+		if pid, err := strconv.Atoi(in.ID); err == nil && in.State == drivers.StateRunning {
+			roots = append(roots, pid)
+		}
+		dir := d.dir(in.Name)
+		for _, p := range cfg[filepath.Join(dir, "sesman.ini")] {
+			roots = append(roots, p.PID)
+		}
+		for _, p := range cfg[filepath.Join(dir, "xrdp.ini")] {
+			roots = append(roots, p.PID)
+		}
+		out[in.Name] = drivers.TreeUsage(snap, roots...)
 	}
 	return out
 }

@@ -221,3 +221,30 @@ func Summary(r *spec.Alert, se Series) string {
 func formatValue(v float64) string {
 	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }
+
+// NextChange returns when a series may next change state by the clock alone
+// (a pending one reaching its `for`, a firing one's keep_firing_for running
+// out), or zero: an evaluation is due then.
+func NextChange(rules []*spec.Alert, series []Series) time.Time {
+	byName := make(map[string]*spec.Alert, len(rules))
+	for _, r := range rules {
+		byName[r.Name] = r
+	}
+	var at time.Time
+	soon := func(t time.Time) {
+		if at.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
+	for _, s := range series {
+		r := byName[s.Alert]
+		switch {
+		case r == nil:
+		case s.State == Pending:
+			soon(s.ActiveAt.Add(r.For))
+		case s.State == Firing && !s.KeepFiringSince.IsZero():
+			soon(s.KeepFiringSince.Add(r.KeepFiringFor))
+		}
+	}
+	return at
+}
