@@ -512,6 +512,18 @@ func TestDockerDesktopLogin(t *testing.T) {
 		s, ok := sessionOf(agent.sessionsJSON(t), server, user)
 		return ok && s.State == drivers.SessionActive && s.Display > 0 && s.Client != ""
 	})
+	// What the container uses, from its cgroup: a desktop session holds tens
+	// of MiB at least (this read 0 before the docker driver reported usage).
+	for _, x := range agent.status(t)["servers"].([]any) {
+		if srv := x.(map[string]any); srv["name"] == server {
+			if mem, _ := srv["memory_bytes"].(float64); mem < 20<<20 {
+				t.Errorf("status says %s uses %.0f bytes of memory with a desktop session in it", server, mem)
+			}
+		}
+	}
+	if got := agent.metric(t, fmt.Sprintf(`lucid_rdp_server_memory_bytes{server=%q}`, server)); got == "" || got == "0" {
+		t.Errorf("lucid_rdp_server_memory_bytes{server=%q} = %q", server, got)
+	}
 	agent.stop(t) // the rest of the test applies by hand
 
 	// Meanwhile a second client with a wrong password gets nothing.

@@ -172,6 +172,10 @@ type record struct {
 	Config struct {
 		Port int `json:"port"`
 	} `json:"config"`
+	Settings struct {
+		MaxSessions int  `json:"max_sessions"`
+		Drain       bool `json:"drain"`
+	} `json:"settings"`
 }
 
 // readRecord reads server name's record in stateDir.

@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
-	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 

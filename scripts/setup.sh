@@ -23,7 +23,9 @@ test)
 	# the test accounts, and xsetroot (x11-xserver-utils, which Xfce pulls in
 	# anyway) to paint a known screen for the screenshot test; xdotool moves
 	# a client's mouse, which is the input that keeps a session from idling.
-	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils xdotool)
+	# prometheus-alertmanager is the real Alertmanager that reconciler/notify's
+	# tests post alerts to (they start their own; installing starts none).
+	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils xdotool prometheus-alertmanager)
 	;;
 bench)
 	want+=(supervisor docker-compose)

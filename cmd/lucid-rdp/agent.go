@@ -153,9 +153,21 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if len(st.Alerts) > 0 {
 		fmt.Fprintln(stdout)
 		tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ALERT\tMETRIC\tACTION\tSTATE")
+		fmt.Fprintln(tw, "ALERT\tMETRIC\tACTION\tSTATE\tSINCE\tSERIES")
 		for _, a := range st.Alerts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.Metric, a.Action, a.State)
+			since := ""
+			if !a.Since.IsZero() {
+				since = a.Since.Local().Format(time.RFC3339)
+			}
+			var series []string
+			for _, se := range a.Series {
+				name := se.Server + se.Range
+				if name == "" {
+					name = "host"
+				}
+				series = append(series, fmt.Sprintf("%s %s (%g)", name, se.State, se.Value))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Metric, a.Action, a.State, since, strings.Join(series, ", "))
 		}
 		tw.Flush()
 	}

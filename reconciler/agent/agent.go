@@ -20,8 +20,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
-	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/reconciler"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -79,6 +79,7 @@ type Agent struct {
 	// withSessions are the instances that had sessions at the last look (loop only).
 	withSessions []drivers.Instance
 	usage        *usage
+	alerting     *alerting     // alert evaluation, actions and notifiers (loop only)
 	started      int           // passes begun
 	lastStart    time.Time     // when the last pass began
 	ended        int           // passes finished
@@ -122,6 +123,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.unlock = unlock
+	a.alerting = newAlerting(a.spec.Agent.StateDir, a.log)
 	a.drv = cfg.Drivers(a.spec, cfg.Log)
 	a.rec = &reconciler.Reconciler{Drivers: a.drv, Log: cfg.Log.Named("reconciler")}
 	return a, nil
@@ -425,12 +427,16 @@ func (a *Agent) pass(ctx context.Context) {
 		a.m.reconcileDur.Observe(time.Since(start).Seconds())
 		a.m.reconcileTotal.WithLabelValues(result).Inc()
 	}()
-	p, obs, err := a.rec.Plan(ctx, s)
+	obs, err := a.rec.Observe(ctx, s)
 	if err != nil {
 		a.log.Error("observe", "error", err)
 		result = "error"
 		return
 	}
+	now := time.Now()
+	a.usage.sample(ctx, a.drv, obs.Instances, obs.Host)
+	alertWake := a.evaluate(s, obs, now) // sets obs.AlertActions: the plan carries them out
+	p := reconciler.MakePlan(s, obs, now)
 	// A listener that keeps dying right after it starts is failing.
 	for _, c := range p.Changes {
 		if c.Action != reconciler.Create || c.Before == nil || c.Before.StartedAt.IsZero() {
@@ -450,9 +456,15 @@ func (a *Agent) pass(ctx context.Context) {
 		}
 	}
 	a.wakeAt = p.WakeAt // a drain_timeout that passes needs no other event
+	if !alertWake.IsZero() && (a.wakeAt.IsZero() || alertWake.Before(a.wakeAt)) {
+		a.wakeAt = alertWake // nor does an alert's for, keep_firing_for or cooldown
+	}
 	for _, d := range a.drv {
 		if rr, ok := d.(drivers.RefusalReporter); ok {
 			for _, r := range rr.Refusals(ctx, obs.Instances, obs.Host) {
+				if r.Reason == "max" && rejectsNew(obs, r.Server) {
+					r.Reason = alerts.ActionRejectNew // the max that reject_new set
+				}
 				a.m.rejected.WithLabelValues(r.Server, r.Reason).Inc()
 				a.log.Info("login refused by the server's sesman", "server", r.Server, "user", r.User, "reason", r.Reason)
 			}
@@ -473,7 +485,13 @@ func (a *Agent) pass(ctx context.Context) {
 	for _, o := range res.Outcomes {
 		name := o.Change.Server
 		changed[name] = o
+		evicted := o.Change.Action == reconciler.Evict || o.Change.Action == reconciler.Update
 		for _, ses := range o.Ended {
+			if evicted {
+				a.m.rejected.WithLabelValues(name, alerts.ActionEvictIdle).Inc()
+				a.log.Info("session ended: evict_idle of alert "+o.Change.Alert, "server", name, "user", ses.User, "client", ses.Client, "display", ses.Display, "idle", ses.Idle.String())
+				continue
+			}
 			a.m.rejected.WithLabelValues(name, "drain").Inc()
 			a.log.Info("session ended: drain_timeout passed", "server", name, "user", ses.User, "client", ses.Client, "display", ses.Display)
 		}
@@ -502,6 +520,7 @@ func (a *Agent) pass(ctx context.Context) {
 	if len(p.Problems) > 0 {
 		result = "error"
 	}
+	a.afterApply(ctx, s, res)
 	a.limitSessions(ctx, s, obs, res)
 	a.updateStatus(s, p, obs, changed)
 }
@@ -542,14 +561,8 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 			instances[name] = *o.Instance
 		}
 	}
-	// The process table the observation read serves, unless the pass started
-	// or replaced servers: their processes are newer than it.
-	procs := procfs.Snapshot
-	if len(changed) == 0 && obs.Host != nil {
-		procs = obs.Host.Procs
-	}
-	a.usage.sample(instances, procs)
-	hostCPU, hostMem := hostUsage() // reads /proc: not under the lock /v1/status needs
+	host := a.alerting.last.Host
+	alertList := alertStatuses(s, a.alerting.state.Series)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -628,11 +641,19 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 		}
 		a.m.rangeFree.WithLabelValues(r.Name).Set(float64(r.Size() - used))
 	}
-	for _, al := range s.Alerts {
-		st.Alerts = append(st.Alerts, AlertStatus{Name: al.Name, Metric: al.Metric, Action: al.Action, State: "not evaluated"})
+	st.Alerts = alertList
+	a.m.alertFiring.Reset()
+	for _, al := range alertList {
+		v := 0.0
+		if al.State == "firing" {
+			v = 1
+		}
+		a.m.alertFiring.WithLabelValues(al.Name).Set(v)
 	}
-	a.m.hostCPU.Set(hostCPU)
-	a.m.hostMem.Set(hostMem)
+	a.m.hostCPU.Set(host["host.cpu_percent"])
+	a.m.hostMem.Set(host["host.memory_percent"])
+	a.m.hostDisk.Set(host["host.disk_percent"])
+	a.m.hostLoad.Set(host["host.load1"])
 	a.status = st
 	a.ready = true
 }

@@ -27,6 +27,9 @@ type metrics struct {
 	rangeFree       *prometheus.GaugeVec
 	alertFiring     *prometheus.GaugeVec
 	alertActions    *prometheus.CounterVec
+	notifications   *prometheus.CounterVec
+	hostDisk        prometheus.Gauge
+	hostLoad        prometheus.Gauge
 }
 
 func newMetrics(version string) *metrics {
@@ -66,7 +69,10 @@ func newMetrics(version string) *metrics {
 	m.hostMem = g("host_memory_percent", "Whole-host memory use, percent.")
 	m.rangeFree = gv("port_range_free", "Ports of a range not given to any server.", "range")
 	m.alertFiring = gv("alert_firing", "1 while an alert fires.", "alert")
-	m.alertActions = cv("alert_actions_total", "Actions taken by alerts.", "alert", "action")
+	m.alertActions = cv("alert_actions_total", "Actions taken by alerts: notify (a series began firing), drain and reject_new (a server's settings changed for it), restart (a server restarted), evict_idle (a session ended).", "alert", "action")
+	m.notifications = cv("notifications_total", "Attempts to send alerts to a notify block, by result (ok, error); errors are retried with backoff.", "notifier", "result")
+	m.hostDisk = g("host_disk_percent", "Use of the filesystem that holds agent.state_dir, percent.")
+	m.hostLoad = g("host_load1", "The host's 1-minute load average.")
 	build := gv("build_info", "Always 1; the version label says which lucid-rdp runs.", "version")
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 )
 
 // Status is the body of GET /v1/status.
@@ -50,11 +51,16 @@ type ServerStatus struct {
 	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
-// AlertStatus is one alert rule.
+// AlertStatus is one alert rule as the last pass evaluated it.
 type AlertStatus struct {
 	Name   string `json:"name"`
 	Metric string `json:"metric"`
 	Action string `json:"action"`
-	// State is "not evaluated" until alert evaluation lands.
+	// State is inactive, pending or firing: the most pressing of its series.
 	State string `json:"state"`
+	// Since is when it became so (zero while inactive).
+	Since time.Time `json:"since,omitzero"`
+	// Series are its pending and firing series: one for a host metric, one
+	// per server or range for the others.
+	Series []alerts.Series `json:"series"`
 }

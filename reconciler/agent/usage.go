@@ -1,8 +1,7 @@
 package agent
 
 import (
-	"os"
-	"strconv"
+	"context"
 	"sync"
 	"time"
 
@@ -10,12 +9,12 @@ import (
 	"github.com/shirou/gopsutil/v4/mem"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
-	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 )
 
-// usage samples CPU and memory of process servers: the listener and its
-// descendants (the sessions it forked), from one /proc snapshot per pass. CPU is
-// the change in CPU time since the previous sample, so a first sample reads 0.
+// usage samples the CPU and memory of every server, as its driver counts them
+// (drivers.UsageReporter), from what the pass read of the host. CPU is the
+// change in CPU time since the previous sample of the same instance, so a
+// first sample reads 0.
 type usage struct {
 	mu   sync.Mutex
 	prev map[string]cpuSample
@@ -23,9 +22,9 @@ type usage struct {
 }
 
 type cpuSample struct {
-	pid   int
-	ticks uint64
-	at    time.Time
+	id  string
+	cpu time.Duration
+	at  time.Time
 }
 
 type serverUsage struct {
@@ -37,47 +36,37 @@ func newUsage() *usage {
 	return &usage{prev: map[string]cpuSample{}, now: map[string]serverUsage{}}
 }
 
-// clockTicks is USER_HZ, the unit of CPU times in /proc: 100 on Linux.
-const clockTicks = 100
-
-// sample reads the figures of every running process instance from the
-// process table procs returns (read on first need).
-func (u *usage) sample(instances map[string]drivers.Instance, procs func() (*procfs.Procs, error)) {
-	var snap *procfs.Procs
-	next := map[string]serverUsage{}
-	prev := map[string]cpuSample{}
+// sample reads the figures of instances from every driver of ds that reports
+// usage.
+func (u *usage) sample(ctx context.Context, ds map[string]drivers.Driver, instances []drivers.Instance, host *drivers.Host) {
 	at := time.Now()
-	page := uint64(os.Getpagesize())
-	for name, in := range instances {
-		if in.Driver != "process" || in.State != drivers.StateRunning {
-			continue
-		}
-		pid, err := strconv.Atoi(in.ID)
-		if err != nil {
-			continue
-		}
-		if snap == nil {
-			if snap, err = procs(); err != nil {
-				return
+	figures := map[string]drivers.Usage{}
+	for _, d := range ds {
+		if r, ok := d.(drivers.UsageReporter); ok {
+			for name, fig := range r.Usage(ctx, instances, host) {
+				figures[name] = fig
 			}
 		}
-		var ticks, rss uint64
-		for _, p := range snap.Tree(pid) {
-			ticks += p.CPUTicks
-			rss += p.RSSPages * page
+	}
+	ids := make(map[string]string, len(instances))
+	for _, in := range instances {
+		ids[in.Name] = in.ID
+	}
+	next := make(map[string]serverUsage, len(figures))
+	prev := make(map[string]cpuSample, len(figures))
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for name, fig := range figures {
+		su := serverUsage{rss: fig.MemoryBytes}
+		// The same instance, read before: its CPU time only grows while its
+		// processes live (one that exits takes its time with it: no figure).
+		if last, ok := u.prev[name]; ok && last.id == ids[name] && at.After(last.at) && fig.CPU >= last.cpu {
+			su.cpuPercent = 100 * (fig.CPU - last.cpu).Seconds() / at.Sub(last.at).Seconds()
 		}
-		su := serverUsage{rss: rss}
-		u.mu.Lock()
-		if last, ok := u.prev[name]; ok && last.pid == pid && at.After(last.at) && ticks >= last.ticks {
-			su.cpuPercent = 100 * float64(ticks-last.ticks) / clockTicks / at.Sub(last.at).Seconds()
-		}
-		u.mu.Unlock()
-		prev[name] = cpuSample{pid: pid, ticks: ticks, at: at}
+		prev[name] = cpuSample{id: ids[name], cpu: fig.CPU, at: at}
 		next[name] = su
 	}
-	u.mu.Lock()
 	u.prev, u.now = prev, next
-	u.mu.Unlock()
 }
 
 // of returns a server's last figures.

@@ -94,7 +94,8 @@ func (m *Memory) Restarted(server string) { delete(m.Restarts, server) }
 //     the alert's cooldown from when they began (a flapping alert does not
 //     stop and start a listener in a loop);
 //   - restart is asked once when a series fires and again, while it keeps
-//     firing, at most once per cooldown; it stays asked until Restarted;
+//     firing, at most once per cooldown; it stays asked until Restarted (or
+//     the rule is removed from the spec);
 //   - evict_idle acts at most once per cooldown on each server.
 //
 // An action only ever names servers the spec declares and the alert names:
@@ -161,7 +162,8 @@ func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive
 		out = append(out, h.Directive)
 	}
 	for server, d := range m.Restarts {
-		if declared[server] == nil {
+		if r := rules[d.Alert]; r == nil || r.Action != ActionRestart || declared[server] == nil {
+			// The rule or the server is gone: an edit took back what it asked.
 			delete(m.Restarts, server)
 			continue
 		}

@@ -58,8 +58,8 @@ func TestDecide(t *testing.T) {
 		{"restart asked once, kept until done, not again within cooldown though it flaps", specWith(restart, "alice-1", "bob"), []step{
 			{0, firing("mem", "alice-1", 150), "", "restart:alice-1"},
 			{10 * time.Second, firing("mem", "alice-1", 150), "", "restart:alice-1"}, // still asked: not done yet
-			{20 * time.Second, nil, "alice-1", ""},                                  // done; resolved
-			{30 * time.Second, firing("mem", "alice-1", 150), "", ""},               // fires again: cooldown
+			{20 * time.Second, nil, "alice-1", ""},                                   // done; resolved
+			{30 * time.Second, firing("mem", "alice-1", 150), "", ""},                // fires again: cooldown
 			{40 * time.Second, nil, "", ""},
 			{50 * time.Second, firing("mem", "alice-1", 150), "", ""},
 			{10*time.Minute + time.Second, firing("mem", "alice-1", 150), "", "restart:alice-1"},
@@ -116,5 +116,18 @@ func TestDecideForgets(t *testing.T) {
 	}
 	if len(m.Holds)+len(m.Last) != 0 {
 		t.Fatalf("memory kept %v", m)
+	}
+}
+
+// TestDecideRestartTakenBack: a restart asked for and not yet done (its
+// server drains) is dropped when the rule is removed.
+func TestDecideRestartTakenBack(t *testing.T) {
+	restart := &spec.Alert{Name: "mem", Metric: "host.memory_percent", Above: num(90), Action: ActionRestart, Cooldown: time.Hour, Servers: []string{"a"}}
+	var m Memory
+	if got := showDirectives(Decide(specWith(restart, "a"), []Series{{Alert: "mem", State: Firing}}, &m, t0)); got != "restart:a" {
+		t.Fatalf("got %q", got)
+	}
+	if got := showDirectives(Decide(specWith(&spec.Alert{Name: "x", Action: ActionNotify}, "a"), nil, &m, t0.Add(time.Second))); got != "" || len(m.Restarts) != 0 {
+		t.Fatalf("the rule is gone, yet: %q, %v", got, m.Restarts)
 	}
 }

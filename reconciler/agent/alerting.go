@@ -1,0 +1,290 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/load"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/reconciler"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
+	"github.com/lucid-rdp/lucid-rdp/reconciler/notify"
+	"github.com/lucid-rdp/lucid-rdp/spec"
+)
+
+// Alerts, as the agent runs them. Each pass:
+//
+//  1. samples the host, every declared server and every port range
+//     (samples), from what the pass observed;
+//  2. evaluates the spec's rules against them (alerts.Eval) and decides what
+//     the firing ones ask of the servers (alerts.Decide);
+//  3. hands that to the planner, which carries it out with the same safety
+//     rules as any edit (a restart of a server with sessions drains first);
+//  4. counts each action it took, saves the alerts' state to
+//     state_dir/alerts.json (so a restarted agent keeps their timers and
+//     cooldowns), and hands firing and resolved series to the notifiers,
+//     which send them on their own goroutines: a slow or dead Alertmanager
+//     never slows a pass.
+
+// alerting is what the agent keeps of alerts. Only the loop uses it, but for
+// the notifiers' counters.
+type alerting struct {
+	state reconciler.AlertState
+	saved []byte // alerts.json as last written
+	host  string
+	// notifiers run by name; each has its own goroutine.
+	notifiers map[string]*runningNotifier
+	// last are the samples of the last pass.
+	last alerts.Samples
+}
+
+type runningNotifier struct {
+	cfg    spec.Notifier
+	n      *notify.Notifier
+	cancel context.CancelFunc
+}
+
+func newAlerting(stateDir string, log interface{ Warn(string, ...any) }) *alerting {
+	host, _ := os.Hostname()
+	al := &alerting{host: host, notifiers: map[string]*runningNotifier{}}
+	st, err := reconciler.LoadAlertState(stateDir)
+	if err != nil {
+		log.Warn("alerts", "error", err)
+	}
+	al.state = st
+	return al
+}
+
+// samples returns this pass's values of every metric an alert may watch.
+func (a *Agent) samples(s *spec.Spec, obs *reconciler.Observed) alerts.Samples {
+	hostCPU, hostMem := hostUsage()
+	out := alerts.Samples{
+		Host:    map[string]float64{"host.cpu_percent": hostCPU, "host.memory_percent": hostMem},
+		Servers: make(map[string]map[string]float64, len(s.Servers)),
+		Ranges:  make(map[string]float64, len(s.PortRanges)),
+	}
+	if u, err := disk.Usage(s.Agent.StateDir); err == nil {
+		out.Host["host.disk_percent"] = u.UsedPercent
+	}
+	if l, err := load.Avg(); err == nil {
+		out.Host["host.load1"] = l.Load1
+	}
+	sessions := obs.SessionCounts()
+	running := make(map[string]bool, len(obs.Instances))
+	used := map[int]bool{}
+	for _, in := range obs.Instances {
+		running[in.Name] = in.State == drivers.StateRunning
+		used[in.Config.Port] = true
+	}
+	for _, port := range obs.State.Ports {
+		used[port] = true
+	}
+	a.mu.Lock()
+	restarts := make(map[string]int, len(a.restarts))
+	for k, v := range a.restarts {
+		restarts[k] = v
+	}
+	a.mu.Unlock()
+	for _, srv := range s.Servers {
+		m := map[string]float64{"server.sessions": float64(sessions[srv.Name]), "server.restarts": float64(restarts[srv.Name])}
+		if _, unseen := obs.SessionsUnseen[srv.Name]; unseen {
+			delete(m, "server.sessions") // not known: no sample, rather than a wrong 0
+		} else if srv.Sessions.Max > 0 {
+			m["server.sessions_ratio"] = float64(sessions[srv.Name]) / float64(srv.Sessions.Max)
+		}
+		// up: runs as the spec says; a drained server is up, as asked.
+		m["server.up"] = 0
+		if running[srv.Name] {
+			m["server.up"] = 1
+		}
+		cpu, mem := a.usage.of(srv.Name)
+		m["server.cpu_percent"], m["server.memory_bytes"] = cpu, float64(mem)
+		out.Servers[srv.Name] = m
+	}
+	for _, r := range s.PortRanges {
+		n := 0
+		for port := range used {
+			if r.Contains(port) {
+				n++
+			}
+		}
+		out.Ranges[r.Name] = float64(r.Size() - n)
+	}
+	return out
+}
+
+// evaluate evaluates the alerts on what a pass observed and sets what they
+// ask of the servers as obs.AlertActions, for the plan. It returns when an
+// alert next changes by the clock alone (zero: not before the next pass).
+func (a *Agent) evaluate(s *spec.Spec, obs *reconciler.Observed, now time.Time) time.Time {
+	al := a.alerting
+	al.last = a.samples(s, obs)
+	al.state.Series = alerts.Eval(s.Alerts, al.last, al.state.Series, now)
+	obs.AlertActions = alerts.Decide(s, al.state.Series, &al.state.Memory, now)
+	rules := map[string]*spec.Alert{}
+	for _, r := range s.Alerts {
+		rules[r.Name] = r
+	}
+	for _, se := range al.state.Series {
+		if se.State == alerts.Firing && se.FiredAt.Equal(now) {
+			r := rules[se.Alert]
+			a.log.Warn("alert firing", "alert", se.Alert, "server", se.Server, "range", se.Range, "summary", alerts.Summary(r, se), "action", r.Action)
+			if r.Action == alerts.ActionNotify {
+				a.m.alertActions.WithLabelValues(se.Alert, alerts.ActionNotify).Inc()
+			}
+		}
+		if se.State == alerts.Resolved {
+			a.log.Info("alert resolved", "alert", se.Alert, "server", se.Server, "range", se.Range)
+		}
+	}
+	next := alerts.NextChange(s.Alerts, al.state.Series)
+	if h := al.state.Memory.HoldUntil(s); !h.IsZero() && (next.IsZero() || h.Before(next)) {
+		next = h
+	}
+	return next
+}
+
+// actionOf returns the action of the alert a change was made for.
+func actionOf(s *spec.Spec, c reconciler.Change) string {
+	for _, r := range s.Alerts {
+		if r.Name == c.Alert {
+			return r.Action
+		}
+	}
+	return ""
+}
+
+// afterApply notes what the pass's changes did for the alerts: restarts done,
+// each action taken counted; it saves the alerts' state and hands the series
+// to the notifiers.
+func (a *Agent) afterApply(ctx context.Context, s *spec.Spec, res *reconciler.Result) {
+	al := a.alerting
+	for _, o := range res.Outcomes {
+		c := o.Change
+		if o.Err != nil {
+			continue
+		}
+		if c.Action == reconciler.Replace {
+			al.state.Memory.Restarted(c.Server) // any replace is a restart
+		}
+		if c.Alert == "" || c.Action == reconciler.Drain {
+			continue // a restart's drain is counted when the restart is done
+		}
+		action := actionOf(s, c)
+		switch {
+		case c.Action == reconciler.Evict || (c.Action == reconciler.Update && len(o.Ended) > 0):
+			a.m.alertActions.WithLabelValues(c.Alert, alerts.ActionEvictIdle).Add(float64(len(o.Ended)))
+			if c.Action == reconciler.Update && action != alerts.ActionEvictIdle {
+				a.m.alertActions.WithLabelValues(c.Alert, action).Inc()
+			}
+		default:
+			a.m.alertActions.WithLabelValues(c.Alert, action).Inc()
+		}
+		a.log.Info("alert action taken", "alert", c.Alert, "action", action, "server", c.Server, "change", c.Action, "reason", c.Reason)
+	}
+	if b, err := json.Marshal(al.state); err == nil && !bytes.Equal(b, al.saved) {
+		if err := reconciler.SaveAlertState(s.Agent.StateDir, al.state); err != nil {
+			a.log.Warn("alerts: could not save their state", "error", err)
+		} else {
+			al.saved = b
+		}
+	}
+	a.notify(ctx, s)
+}
+
+// notify hands the firing and resolved series to every notifier of s,
+// starting the notifiers s declares anew and stopping those it no longer has.
+func (a *Agent) notify(ctx context.Context, s *spec.Spec) {
+	al := a.alerting
+	want := map[string]bool{}
+	for _, n := range s.Notifiers {
+		want[n.Name] = true
+		if run, ok := al.notifiers[n.Name]; ok && run.cfg.Type == n.Type && run.cfg.URL == n.URL {
+			continue
+		} else if ok {
+			run.cancel()
+		}
+		nctx, cancel := context.WithCancel(ctx)
+		nt := notify.New(notify.Config{Name: n.Name, Type: n.Type, URL: n.URL, Host: al.host, Log: a.log.Named("notify"),
+			Sent: func(name string, ok bool) {
+				result := "ok"
+				if !ok {
+					result = "error"
+				}
+				a.m.notifications.WithLabelValues(name, result).Inc()
+			}})
+		go nt.Run(nctx)
+		al.notifiers[n.Name] = &runningNotifier{cfg: *n, n: nt, cancel: cancel}
+	}
+	for name, run := range al.notifiers {
+		if !want[name] {
+			run.cancel()
+			delete(al.notifiers, name)
+		}
+	}
+	if len(al.notifiers) == 0 {
+		return
+	}
+	rules := map[string]*spec.Alert{}
+	for _, r := range s.Alerts {
+		rules[r.Name] = r
+	}
+	var out []notify.Alert
+	for _, se := range al.state.Series {
+		r := rules[se.Alert]
+		if r == nil || se.State == alerts.Pending {
+			continue
+		}
+		out = append(out, notify.Alert{Name: se.Alert, Server: se.Server, Range: se.Range, Metric: r.Metric, Op: se.Op,
+			Value: se.Value, Threshold: se.Threshold, Action: r.Action, Severity: r.Severity, State: se.State,
+			StartsAt: se.FiredAt, EndsAt: se.ResolvedAt})
+	}
+	for _, run := range al.notifiers {
+		run.n.Update(out)
+	}
+}
+
+// alertStatuses sums up each rule of s for /v1/status: inactive, pending or
+// firing (the most pressing of its series), since when, and its series.
+func alertStatuses(s *spec.Spec, series []alerts.Series) []AlertStatus {
+	out := make([]AlertStatus, 0, len(s.Alerts))
+	for _, r := range s.Alerts {
+		st := AlertStatus{Name: r.Name, Metric: r.Metric, Action: r.Action, State: "inactive", Series: []alerts.Series{}}
+		for _, se := range series {
+			if se.Alert != r.Name || se.State == alerts.Resolved {
+				continue
+			}
+			st.Series = append(st.Series, se)
+			since := se.ActiveAt
+			if se.State == alerts.Firing {
+				since = se.FiredAt
+			}
+			switch {
+			case se.State == alerts.Firing && st.State != alerts.Firing,
+				se.State == st.State && since.Before(st.Since),
+				se.State == alerts.Pending && st.State == "inactive":
+				st.State, st.Since = se.State, since
+			}
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// rejectsNew reports whether an alert holds reject_new on server, for
+// naming what its sesman refuses.
+func rejectsNew(obs *reconciler.Observed, server string) bool {
+	for _, d := range obs.AlertActions {
+		if d.Server == server && d.Action == alerts.ActionRejectNew {
+			return true
+		}
+	}
+	return false
+}
