@@ -198,17 +198,37 @@ func TestAlertActions(t *testing.T) {
 		if got := a.metric(t, `lucid_rdp_alert_firing{alert="restart"}`); got != "1" {
 			t.Errorf("alert_firing{restart} = %q; want 1", got)
 		}
+		// Passes go on (each sessions call is one): a stays drained while
+		// bert's session lasts; it is neither started again nor restarted.
+		for i := 0; i < 3; i++ {
+			a.sessionsJSON(t)
+			time.Sleep(500 * time.Millisecond)
+		}
+		if probeOK(pa) || !h.record("a").Settings.Drain {
+			t.Fatal("a took sessions again before its restart (its drain was undone)")
+		}
+		// bert logs out: the restart goes ahead, once.
+		endSessions(t, bert)
+		waitFor(t, 20*time.Second, "a to restart once bert's session ended", func() bool {
+			r, err := readRecord(h.dir+"/state", "a")
+			return err == nil && r.PID != aPID && !r.Settings.Drain && probeOK(pa)
+		})
+		if got := a.metric(t, `lucid_rdp_alert_actions_total{action="restart",alert="restart"}`); got != "2" {
+			t.Errorf("alert_actions_total for restart = %q; want 2 (c, then a)", got)
+		}
 	})
 
 	t.Run("flapping", func(t *testing.T) {
 		dPID := h.record("d").PID
 		for i := 0; i < 6; i++ {
-			above := 0
+			above, firing := 0, "1"
 			if i%2 == 1 {
-				above = 1000
+				above, firing = 1000, "0"
 			}
 			h.writeRaw(alertSpec(h, api, alertBlock("flap", "restart", `"d"`, "1h", above)))
-			time.Sleep(1500 * time.Millisecond)
+			waitFor(t, 10*time.Second, "the agent to see the alert "+map[string]string{"1": "fire", "0": "resolve"}[firing], func() bool {
+				return a.metric(t, `lucid_rdp_alert_firing{alert="flap"}`) == firing
+			})
 		}
 		waitFor(t, 10*time.Second, "d to answer", func() bool { return probeOK(pd) })
 		restarts := 0

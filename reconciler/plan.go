@@ -56,6 +56,8 @@ type Change struct {
 	End []drivers.Session `json:"end_sessions,omitempty"`
 	// Alert names the alert that asked for the change, when one did.
 	Alert string `json:"alert,omitempty"`
+	// EndFor names the evict_idle alert that End is for, when it is.
+	EndFor string `json:"end_for,omitempty"`
 	// Live lists the live sessions of the server that the change leaves
 	// running (a listener restart, a drain, an update).
 	Live []drivers.Session `json:"session_list,omitempty"`
@@ -218,9 +220,14 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 					}
 				}
 				if ev, ok := acts[alerts.ActionEvictIdle]; ok {
-					if c.End = evictees(ix.sessions[srv.Name], ev.Evict); len(c.End) > 0 && c.Diffs == nil {
-						c.Action, c.After, c.Alert = Evict, nil, ev.Alert
-						c.Reason = fmt.Sprintf("alert %s: %s; it ends the idlest %s", ev.Alert, ev.Why, describeSessions(len(c.End)))
+					if c.End = evictees(ix.sessions[srv.Name], ev.Evict); len(c.End) > 0 {
+						c.EndFor = ev.Alert
+						why := fmt.Sprintf("alert %s: %s; it ends the idlest %s", ev.Alert, ev.Why, describeSessions(len(c.End)))
+						if c.Diffs == nil {
+							c.Action, c.After, c.Alert, c.Reason = Evict, nil, ev.Alert, why
+						} else {
+							c.Reason += "; " + why
+						}
 					}
 				}
 				if c.Diffs != nil || c.End != nil {
@@ -405,7 +412,7 @@ func (p *Plan) add(c Change) {
 	case Delete:
 		p.Summary.Delete++
 	}
-	if c.Action == Evict || c.Action == Update { // an update ends sessions only for evict_idle
+	if c.EndFor != "" {
 		p.Summary.Evict += len(c.End)
 	}
 }

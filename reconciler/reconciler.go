@@ -83,9 +83,11 @@ func (r *Reconciler) Observe(ctx context.Context, s *spec.Spec) (*Observed, erro
 	obs, err := Observe(ctx, s, r.driverList(), st, r.readSockets())
 	if obs != nil {
 		obs.StateProblem = stateProblem
-		// What the alerts, as the agent last evaluated them, ask of the
-		// servers: a plan shows it. The agent evaluates afresh and sets its own.
-		if as, err := LoadAlertState(s.Agent.StateDir); err == nil {
+		// What the alerts, as the running agent last evaluated them, ask of
+		// the servers: a plan by hand shows it (the agent evaluates afresh and
+		// sets its own). With no agent running, nothing evaluates them: a plan
+		// by hand converges to the spec alone, and undoes what they held.
+		if as, err := LoadAlertState(s.Agent.StateDir); err == nil && as.Agent != nil && as.Agent.Matches() {
 			obs.AlertActions = alerts.Decide(s, as.Series, &as.Memory, r.now())
 		}
 	}

@@ -78,7 +78,7 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 			comment += fmt.Sprintf(" (%s)", describeSessions(c.Sessions))
 		}
 		fmt.Fprintln(w, paint(bold, comment))
-		if c.Reason != "" && (c.Alert != "" || (c.Action != Replace && c.Action != Update)) {
+		if c.Reason != "" && (c.Alert != "" || c.EndFor != "" || (c.Action != Replace && c.Action != Update)) {
 			fmt.Fprintf(w, "  # (%s)\n", c.Reason)
 		}
 		fmt.Fprintf(w, "%s server %q {\n", paint(col, sym), c.Server)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 )
 
@@ -98,8 +99,11 @@ func Lock(stateDir string) (unlock func(), err error) {
 // keep_firing_for go on counting), and what the actions remember (so that a
 // restarted agent keeps to their cooldowns).
 type AlertState struct {
-	Series []alerts.Series `json:"series,omitempty"`
-	Memory alerts.Memory   `json:"memory"`
+	// Agent is the agent that evaluates them. What they ask of the servers
+	// holds only while it runs: without an agent, nothing evaluates them.
+	Agent  *procfs.Identity `json:"agent,omitempty"`
+	Series []alerts.Series  `json:"series,omitempty"`
+	Memory alerts.Memory    `json:"memory"`
 }
 
 const alertsFile = "alerts.json"

@@ -249,6 +249,9 @@ var Metrics = []string{
 // Actions is the closed set of alert actions.
 var Actions = []string{"notify", "drain", "restart", "evict_idle", "reject_new"}
 
+// MinRestartCooldown is the least cooldown of a restart alert.
+const MinRestartCooldown = 10 * time.Second
+
 // DefaultCooldown is each action's cooldown when the alert sets none: how
 // soon it may act again on the same server. A restart is the costliest; an
 // eviction under pressure must be able to go on; a drain is held at least

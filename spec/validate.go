@@ -242,6 +242,10 @@ func (b *builder) buildAlerts(raws []*alertBlock) {
 			}
 		}
 		a.Cooldown = b.duration(raw.Cooldown, DefaultCooldown[a.Action], raw.Body, "cooldown", raw.DefRange)
+		if a.Action == "restart" && a.Cooldown < MinRestartCooldown {
+			b.errorAt(attrRange(raw.Body, "cooldown", raw.DefRange), "Cooldown too short",
+				"alert %q restarts servers: cooldown = %q would let it restart one in a loop; use at least %s.", raw.Name, a.Cooldown, MinRestartCooldown)
+		}
 		if raw.Severity != nil {
 			a.Severity = *raw.Severity
 			if !labelRE.MatchString(a.Severity) {

@@ -234,15 +234,19 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	draining, drainingFirst := 0, 0 // drains of removed servers, and drains before a replace
 	for _, o := range res.Outcomes {
 		c := o.Change
+		why := "drain_timeout passed"
+		if c.EndFor != "" {
+			why = "evict_idle of alert " + c.EndFor
+		}
 		for _, ses := range o.Ended {
-			fmt.Fprintf(stdout, "%s: ended %s: drain_timeout passed\n", c.Server, reconciler.DescribeSession(ses))
+			fmt.Fprintf(stdout, "%s: ended %s: %s\n", c.Server, reconciler.DescribeSession(ses), why)
 		}
 		if o.Err != nil {
 			fmt.Fprintf(stdout, "%s: %s failed: %v\n", c.Server, c.Action, o.Err)
 			continue
 		}
 		done := map[reconciler.Action]string{reconciler.Create: "created", reconciler.Replace: "replaced",
-			reconciler.Update: "updated", reconciler.Delete: "destroyed", reconciler.Drain: "draining"}[c.Action]
+			reconciler.Update: "updated", reconciler.Delete: "destroyed", reconciler.Drain: "draining", reconciler.Evict: "idle sessions ended"}[c.Action]
 		switch {
 		case o.Instance != nil:
 			fmt.Fprintf(stdout, "%s: %s (%s %s, port %d)\n", c.Server, done, c.Driver, o.Instance.ID, o.Instance.Config.Port)

@@ -652,8 +652,16 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 func (d *Driver) KeepsSessionsOnReplace() bool { return true }
 
 // Drain implements drivers.Drainer: the listener stops; the sessions it forked
-// are separate processes and go on, looked after by the server's sesman.
+// are separate processes and go on, looked after by the server's sesman. The
+// record says so first: a drained server without a listener is not down, and
+// is not started again until an update undrains it.
 func (d *Driver) Drain(ctx context.Context, name string) error {
+	if r, err := d.readRecord(name); err == nil && !r.Settings.Drain {
+		r.Settings.Drain = true
+		if err := d.writeRecord(r); err != nil {
+			return fmt.Errorf("process: drain %s: %w", name, err)
+		}
+	}
 	return d.Stop(ctx, name, 5*time.Second, false)
 }
 

@@ -55,7 +55,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		dir := d.dir(in.Name)
 		sp := drivers.ServerProcs{Server: in.Name,
 			Sesmans: byConfig[filepath.Join(dir, "sesman.ini")], Conns: byConfig[filepath.Join(dir, "xrdp.ini")]}
-		sp.ListenerRuns = in.State == drivers.StateRunning
+		sp.ListenerRuns = in.State == drivers.StateRunning && !in.Settings.Drain
 		if sp.Busy(snap) {
 			sps = append(sps, sp)
 		}
@@ -116,7 +116,7 @@ func (d *Driver) Usage(ctx context.Context, instances []drivers.Instance, host *
 			cfg = byConfig(snap)
 		}
 		var roots []int
-		if pid, err := strconv.Atoi(in.ID); err == nil && in.State == drivers.StateRunning {
+		if pid, err := strconv.Atoi(in.ID); err == nil && in.State == drivers.StateRunning && !in.Settings.Drain {
 			roots = append(roots, pid)
 		}
 		dir := d.dir(in.Name)

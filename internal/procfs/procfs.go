@@ -121,7 +121,9 @@ type Stat struct {
 	Comm string
 	// StartTime is the start time in clock ticks since boot, as StartTime reads it.
 	StartTime uint64
-	// CPUTicks is user + system time in clock ticks (USER_HZ, 100 on Linux).
+	// CPUTicks is user + system time in clock ticks (USER_HZ, 100 on Linux),
+	// and that of its children that have exited and been waited for: so
+	// that a tree's total does not drop when a process in it exits.
 	CPUTicks uint64
 	// RSSPages is the resident set in pages.
 	RSSPages uint64
@@ -171,9 +173,11 @@ func Snapshot() (*Procs, error) {
 		ppid, _ := strconv.Atoi(string(fs[1]))
 		ut, _ := strconv.ParseUint(string(fs[11]), 10, 64)
 		st, _ := strconv.ParseUint(string(fs[12]), 10, 64)
+		cut, _ := strconv.ParseUint(string(fs[13]), 10, 64)
+		cst, _ := strconv.ParseUint(string(fs[14]), 10, 64)
 		start, _ := strconv.ParseUint(string(fs[19]), 10, 64)
 		rss, _ := strconv.ParseUint(string(fs[21]), 10, 64)
-		out.byPID[pid] = Stat{PID: pid, PPID: ppid, Comm: comm, StartTime: start, CPUTicks: ut + st, RSSPages: rss}
+		out.byPID[pid] = Stat{PID: pid, PPID: ppid, Comm: comm, StartTime: start, CPUTicks: ut + st + cut + cst, RSSPages: rss}
 		out.kids[ppid] = append(out.kids[ppid], pid)
 	}
 	return out, nil

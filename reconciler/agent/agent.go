@@ -485,11 +485,10 @@ func (a *Agent) pass(ctx context.Context) {
 	for _, o := range res.Outcomes {
 		name := o.Change.Server
 		changed[name] = o
-		evicted := o.Change.Action == reconciler.Evict || o.Change.Action == reconciler.Update
 		for _, ses := range o.Ended {
-			if evicted {
+			if o.Change.EndFor != "" {
 				a.m.rejected.WithLabelValues(name, alerts.ActionEvictIdle).Inc()
-				a.log.Info("session ended: evict_idle of alert "+o.Change.Alert, "server", name, "user", ses.User, "client", ses.Client, "display", ses.Display, "idle", ses.Idle.String())
+				a.log.Info("session ended: evict_idle of alert "+o.Change.EndFor, "server", name, "user", ses.User, "client", ses.Client, "display", ses.Display, "idle", ses.Idle.String())
 				continue
 			}
 			a.m.rejected.WithLabelValues(name, "drain").Inc()
@@ -520,7 +519,7 @@ func (a *Agent) pass(ctx context.Context) {
 	if len(p.Problems) > 0 {
 		result = "error"
 	}
-	a.afterApply(ctx, s, res)
+	a.afterApply(ctx, s, res, now)
 	a.limitSessions(ctx, s, obs, res)
 	a.updateStatus(s, p, obs, changed)
 }

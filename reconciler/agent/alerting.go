@@ -12,6 +12,7 @@ import (
 	"github.com/shirou/gopsutil/v4/load"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/reconciler"
 	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 	"github.com/lucid-rdp/lucid-rdp/reconciler/notify"
@@ -58,6 +59,13 @@ func newAlerting(stateDir string, log interface{ Warn(string, ...any) }) *alerti
 		log.Warn("alerts", "error", err)
 	}
 	al.state = st
+	al.state.Agent = nil
+	pid := os.Getpid()
+	if start, err := procfs.StartTime(pid); err == nil {
+		if exe, err := procfs.Exe(pid); err == nil {
+			al.state.Agent = &procfs.Identity{PID: pid, StartTime: start, Exe: exe}
+		}
+	}
 	return al
 }
 
@@ -103,8 +111,14 @@ func (a *Agent) samples(s *spec.Spec, obs *reconciler.Observed) alerts.Samples {
 		if running[srv.Name] {
 			m["server.up"] = 1
 		}
-		cpu, mem := a.usage.of(srv.Name)
-		m["server.cpu_percent"], m["server.memory_bytes"] = cpu, float64(mem)
+		// No figure is no sample, not 0: a `below` alert must not fire on
+		// a server its driver could not read.
+		if u, ok := a.usage.get(srv.Name); ok {
+			m["server.memory_bytes"] = float64(u.rss)
+			if u.hasCPU {
+				m["server.cpu_percent"] = u.cpuPercent
+			}
+		}
 		out.Servers[srv.Name] = m
 	}
 	for _, r := range s.PortRanges {
@@ -144,10 +158,21 @@ func (a *Agent) evaluate(s *spec.Spec, obs *reconciler.Observed, now time.Time) 
 		}
 	}
 	next := alerts.NextChange(s.Alerts, al.state.Series)
-	if h := al.state.Memory.HoldUntil(s); !h.IsZero() && (next.IsZero() || h.Before(next)) {
+	if h := al.state.Memory.HoldUntil(s, now); !h.IsZero() && (next.IsZero() || h.Before(next)) {
 		next = h
 	}
 	return next
+}
+
+// stateKey is st without its series' values: what decides whether it is
+// worth saving.
+func stateKey(st reconciler.AlertState) []byte {
+	st.Series = append([]alerts.Series(nil), st.Series...)
+	for i := range st.Series {
+		st.Series[i].Value = 0
+	}
+	b, _ := json.Marshal(st)
+	return b
 }
 
 // actionOf returns the action of the alert a change was made for.
@@ -163,7 +188,7 @@ func actionOf(s *spec.Spec, c reconciler.Change) string {
 // afterApply notes what the pass's changes did for the alerts: restarts done,
 // each action taken counted; it saves the alerts' state and hands the series
 // to the notifiers.
-func (a *Agent) afterApply(ctx context.Context, s *spec.Spec, res *reconciler.Result) {
+func (a *Agent) afterApply(ctx context.Context, s *spec.Spec, res *reconciler.Result, now time.Time) {
 	al := a.alerting
 	for _, o := range res.Outcomes {
 		c := o.Change
@@ -171,24 +196,23 @@ func (a *Agent) afterApply(ctx context.Context, s *spec.Spec, res *reconciler.Re
 			continue
 		}
 		if c.Action == reconciler.Replace {
-			al.state.Memory.Restarted(c.Server) // any replace is a restart
+			al.state.Memory.Restarted(c.Server, now) // any replace is a restart
 		}
-		if c.Alert == "" || c.Action == reconciler.Drain {
-			continue // a restart's drain is counted when the restart is done
+		if c.EndFor != "" && len(o.Ended) > 0 {
+			a.m.alertActions.WithLabelValues(c.EndFor, alerts.ActionEvictIdle).Add(float64(len(o.Ended)))
+		}
+		// A restart's drain is counted when the restart is done; an
+		// eviction, above, per session.
+		if c.Alert == "" || c.Action == reconciler.Drain || c.Action == reconciler.Evict {
+			continue
 		}
 		action := actionOf(s, c)
-		switch {
-		case c.Action == reconciler.Evict || (c.Action == reconciler.Update && len(o.Ended) > 0):
-			a.m.alertActions.WithLabelValues(c.Alert, alerts.ActionEvictIdle).Add(float64(len(o.Ended)))
-			if c.Action == reconciler.Update && action != alerts.ActionEvictIdle {
-				a.m.alertActions.WithLabelValues(c.Alert, action).Inc()
-			}
-		default:
-			a.m.alertActions.WithLabelValues(c.Alert, action).Inc()
-		}
+		a.m.alertActions.WithLabelValues(c.Alert, action).Inc()
 		a.log.Info("alert action taken", "alert", c.Alert, "action", action, "server", c.Server, "change", c.Action, "reason", c.Reason)
 	}
-	if b, err := json.Marshal(al.state); err == nil && !bytes.Equal(b, al.saved) {
+	// Saved when more than the values changed: a pending or firing series
+	// has a new value every pass, and a Pi's SD card need not hear of each.
+	if b := stateKey(al.state); !bytes.Equal(b, al.saved) {
 		if err := reconciler.SaveAlertState(s.Agent.StateDir, al.state); err != nil {
 			a.log.Warn("alerts: could not save their state", "error", err)
 		} else {

@@ -30,6 +30,9 @@ type cpuSample struct {
 type serverUsage struct {
 	cpuPercent float64
 	rss        uint64
+	// hasCPU: cpuPercent was measured (a first sample of an instance has
+	// nothing to compare with).
+	hasCPU bool
 }
 
 func newUsage() *usage {
@@ -62,6 +65,7 @@ func (u *usage) sample(ctx context.Context, ds map[string]drivers.Driver, instan
 		// processes live (one that exits takes its time with it: no figure).
 		if last, ok := u.prev[name]; ok && last.id == ids[name] && at.After(last.at) && fig.CPU >= last.cpu {
 			su.cpuPercent = 100 * (fig.CPU - last.cpu).Seconds() / at.Sub(last.at).Seconds()
+			su.hasCPU = true
 		}
 		prev[name] = cpuSample{id: ids[name], cpu: fig.CPU, at: at}
 		next[name] = su
@@ -69,12 +73,18 @@ func (u *usage) sample(ctx context.Context, ds map[string]drivers.Driver, instan
 	u.prev, u.now = prev, next
 }
 
-// of returns a server's last figures.
+// of returns a server's last figures (zero when it has none).
 func (u *usage) of(name string) (cpuPercent float64, rss uint64) {
+	s, _ := u.get(name)
+	return s.cpuPercent, s.rss
+}
+
+// get returns a server's last figures, and whether its driver gave any.
+func (u *usage) get(name string) (serverUsage, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	s := u.now[name]
-	return s.cpuPercent, s.rss
+	s, ok := u.now[name]
+	return s, ok
 }
 
 // hostUsage returns whole-host CPU use since the previous call, and memory use,

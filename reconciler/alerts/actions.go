@@ -83,9 +83,16 @@ func (m *Memory) init() {
 	}
 }
 
-// Restarted notes that server was restarted (replaced): the restart asked of
-// it is done.
-func (m *Memory) Restarted(server string) { delete(m.Restarts, server) }
+// Restarted notes that server was restarted (replaced) at now: the restart
+// asked of it is done, and its alert's cooldown counts from now (a restart
+// that waited out a drain must not be followed by another at once).
+func (m *Memory) Restarted(server string, now time.Time) {
+	m.init()
+	if d, ok := m.Restarts[server]; ok {
+		m.Last[memKey(d.Alert, d.Action, server)] = now
+	}
+	delete(m.Restarts, server)
+}
 
 // Decide returns what the firing series ask of the servers of s at now, and
 // updates m. It is pure but for m: the same inputs give the same answer.
@@ -139,7 +146,10 @@ func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive
 					m.Last[k] = now
 				}
 			case ActionEvictIdle:
-				if due {
+				// Only while the condition holds: during keep_firing_for the
+				// value is the last that met it, and counting from it would
+				// evict below the threshold.
+				if due && se.KeepFiringSince.IsZero() {
 					d.Evict = evictCount(r, se, declared[server])
 					m.Last[k] = now
 					out = append(out, d)
@@ -152,7 +162,7 @@ func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive
 		r := rules[h.Alert]
 		switch {
 		case held[k]:
-		case r == nil || r.Action != h.Action || declared[h.Server] == nil:
+		case r == nil || r.Action != h.Action || declared[h.Server] == nil || !r.Watches(h.Server):
 			delete(m.Holds, k) // the rule or the server is gone, and with it what it asked
 			continue
 		case now.Sub(h.Since) >= r.Cooldown:
@@ -162,7 +172,7 @@ func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive
 		out = append(out, h.Directive)
 	}
 	for server, d := range m.Restarts {
-		if r := rules[d.Alert]; r == nil || r.Action != ActionRestart || declared[server] == nil {
+		if r := rules[d.Alert]; r == nil || r.Action != ActionRestart || declared[server] == nil || !r.Watches(server) {
 			// The rule or the server is gone: an edit took back what it asked.
 			delete(m.Restarts, server)
 			continue
@@ -190,14 +200,16 @@ func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive
 	return out
 }
 
-// HoldUntil returns when the earliest hold in m ends by its cooldown alone
-// (zero when none is held): a pass is due then, to undrain.
-func (m *Memory) HoldUntil(s *spec.Spec) time.Time {
+// HoldUntil returns when the earliest hold in m may end by its cooldown
+// alone, if that is after now (zero when none): a pass is due then, to
+// undrain. A hold past its cooldown lasts as long as its alert fires, which
+// the alert's own evaluation times.
+func (m *Memory) HoldUntil(s *spec.Spec, now time.Time) time.Time {
 	var at time.Time
 	for _, h := range m.Holds {
 		for _, r := range s.Alerts {
 			if r.Name == h.Alert {
-				if t := h.Since.Add(r.Cooldown); at.IsZero() || t.Before(at) {
+				if t := h.Since.Add(r.Cooldown); t.After(now) && (at.IsZero() || t.Before(at)) {
 					at = t
 				}
 			}

@@ -55,14 +55,15 @@ func TestDecide(t *testing.T) {
 		spec  *spec.Spec
 		steps []step
 	}{
-		{"restart asked once, kept until done, not again within cooldown though it flaps", specWith(restart, "alice-1", "bob"), []step{
+		{"restart asked once, kept until done, not again within cooldown of when it was done though it flaps", specWith(restart, "alice-1", "bob"), []step{
 			{0, firing("mem", "alice-1", 150), "", "restart:alice-1"},
 			{10 * time.Second, firing("mem", "alice-1", 150), "", "restart:alice-1"}, // still asked: not done yet
 			{20 * time.Second, nil, "alice-1", ""},                                   // done; resolved
 			{30 * time.Second, firing("mem", "alice-1", 150), "", ""},                // fires again: cooldown
 			{40 * time.Second, nil, "", ""},
 			{50 * time.Second, firing("mem", "alice-1", 150), "", ""},
-			{10*time.Minute + time.Second, firing("mem", "alice-1", 150), "", "restart:alice-1"},
+			{10*time.Minute + 10*time.Second, firing("mem", "alice-1", 150), "", ""}, // 10m from the request, not from the restart
+			{10*time.Minute + 20*time.Second, firing("mem", "alice-1", 150), "", "restart:alice-1"},
 		}},
 		{"restart never of a server the globs do not name", specWith(restart, "alice-1", "bob"), []step{
 			{0, firing("mem", "bob", 150), "", ""},
@@ -84,6 +85,9 @@ func TestDecide(t *testing.T) {
 			{10 * time.Second, firing("full", "alice", 3), "", ""},
 			{30 * time.Second, firing("full", "alice", 3), "", "evict_idle:alicex1"},
 		}},
+		{"evict_idle acts only while the condition holds, not while it keeps firing", specWith(evict, "alice"), []step{
+			{0, []Series{{Alert: "full", Server: "alice", State: Firing, Value: 5, Op: "above", KeepFiringSince: t0}}, "", ""},
+		}},
 		{"evict_idle on sessions_ratio counts with the server's max", specWith(ratio, "alice"), []step{
 			{0, firing("ratio", "alice", 1), "", "evict_idle:alicex2"}, // 4 of 4, down to 2
 		}},
@@ -93,7 +97,7 @@ func TestDecide(t *testing.T) {
 			var m Memory
 			for i, st := range c.steps {
 				if st.done != "" {
-					m.Restarted(st.done)
+					m.Restarted(st.done, t0.Add(st.at))
 				}
 				got := showDirectives(Decide(c.spec, st.series, &m, t0.Add(st.at)))
 				if got != st.want {
@@ -129,5 +133,20 @@ func TestDecideRestartTakenBack(t *testing.T) {
 	}
 	if got := showDirectives(Decide(specWith(&spec.Alert{Name: "x", Action: ActionNotify}, "a"), nil, &m, t0.Add(time.Second))); got != "" || len(m.Restarts) != 0 {
 		t.Fatalf("the rule is gone, yet: %q, %v", got, m.Restarts)
+	}
+}
+
+// TestHoldUntil: a pass is due when a hold's cooldown ends, not at once for
+// a hold whose cooldown has passed and whose alert still fires.
+func TestHoldUntil(t *testing.T) {
+	drain := &spec.Alert{Name: "mem", Metric: "host.memory_percent", Above: num(90), Action: ActionDrain, Cooldown: time.Minute, Servers: []string{"a"}}
+	s := specWith(drain, "a")
+	var m Memory
+	Decide(s, []Series{{Alert: "mem", State: Firing}}, &m, t0)
+	if got := m.HoldUntil(s, t0.Add(time.Second)); !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("HoldUntil = %s; want t0+1m", got)
+	}
+	if got := m.HoldUntil(s, t0.Add(2*time.Minute)); !got.IsZero() {
+		t.Errorf("HoldUntil after the cooldown = %s; want zero (no pass needed for it)", got)
 	}
 }
