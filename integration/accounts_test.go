@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,6 +112,18 @@ func desktopHost(t *testing.T, accounts ...string) (*host, []int) {
 		uids = append(uids, hostUser(t, accounts[i], accounts[i+1]))
 	}
 	t.Cleanup(func() { endSessions(t, uids...) })
+	// A desktop that did not come up says why in its account's X session log
+	// (the account and its home go when the test ends).
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for i := 0; i+1 < len(accounts); i += 2 {
+			if b, err := os.ReadFile(filepath.Join("/home", accounts[i], ".xsession-errors")); err == nil {
+				t.Logf("%s's ~/.xsession-errors:\n%s", accounts[i], b)
+			}
+		}
+	})
 	t.Cleanup(func() { h.logServerFiles("xrdp-sesman.log", "sesman.out", "xrdp.log") })
 	return h, uids
 }
