@@ -133,6 +133,7 @@ func TestAlertActions(t *testing.T) {
 		}
 		desktopScreen(t).login(t, pa, "lucid-it-alma", "Alma-pw-1")
 		waitFor(t, 60*time.Second, "alma's login on a to be refused and counted", func() bool {
+			a.sessionsJSON(t) // a pass: refusals are read in passes
 			return a.metric(t, `lucid_rdp_sessions_rejected_total{reason="reject_new",server="a"}`) == "1"
 		})
 		if runs(alma, "Xorg") {

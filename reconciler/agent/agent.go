@@ -76,6 +76,9 @@ type Agent struct {
 	wakeAt    time.Time      // when the last plan changes by the clock alone (loop only)
 	enf       *enforcer      // session limits (loop only)
 	nextLook  time.Time      // when the servers with sessions need a look between passes (loop only)
+	// waitingChanges: the last plan has changes that wait for sessions to
+	// end (loop only).
+	waitingChanges bool
 	// withSessions are the instances that had sessions at the last look (loop only).
 	withSessions []drivers.Instance
 	usage        *usage
@@ -128,6 +131,10 @@ func New(cfg Config) (*Agent, error) {
 	a.rec = &reconciler.Reconciler{Drivers: a.drv, Log: cfg.Log.Named("reconciler")}
 	return a, nil
 }
+
+// waitingLookEvery is how often the sessions of servers are looked at while a
+// change waits for them to end.
+const waitingLookEvery = 2 * time.Second
 
 // freshEnough is how old a pass may be for freshPass.
 const freshEnough = time.Second
@@ -521,6 +528,11 @@ func (a *Agent) pass(ctx context.Context) {
 	}
 	a.afterApply(ctx, s, res, now)
 	a.limitSessions(ctx, s, obs, res)
+	// A change that waits for sessions to end (a replace or a removal after
+	// a drain) is carried out soon after the last one ends: the looks
+	// between passes watch for it (lookAgain).
+	a.waitingChanges = p.Waiting > 0 || len(p.Draining) > 0
+	a.lookWhileWaiting()
 	a.updateStatus(s, p, obs, changed)
 }
 

@@ -393,7 +393,26 @@ func (a *Agent) lookAgain(ctx context.Context) {
 		a.nextLook = time.Time{}
 		return
 	}
-	a.enforceOn(ctx, a.current(), a.withSessions, a.rec.Sessions(ctx, a.withSessions))
+	before := a.withSessions
+	a.enforceOn(ctx, a.current(), before, a.rec.Sessions(ctx, before))
+	a.lookWhileWaiting()
+	// A server whose last session ended may have a change waiting for it (a
+	// replace or removal after a drain, a restart an alert asked for): a
+	// pass now, rather than at the next resync.
+	if len(a.withSessions) < len(before) {
+		a.poke()
+	}
+}
+
+// lookWhileWaiting makes the next look between passes due within
+// waitingLookEvery while a change waits for sessions to end.
+func (a *Agent) lookWhileWaiting() {
+	if !a.waitingChanges {
+		return
+	}
+	if at := time.Now().Add(waitingLookEvery); a.nextLook.IsZero() || at.Before(a.nextLook) {
+		a.nextLook = at
+	}
 }
 
 // limitSessions enforces the session limits on what a pass observed, less
