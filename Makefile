@@ -52,7 +52,7 @@ xrdp-image: setup-test
 # Benchmarks against peers run in the same process tree; they print ratios.
 bench: build
 	@scripts/setup.sh bench
-	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./integration
+	scripts/bench.sh
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./spec
