@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -157,6 +158,36 @@ server "other" {
 	if len(ids) != 1 || ids[0] != created.ID {
 		t.Errorf("the foreign container was touched: %v", ids)
 	}
+}
+
+// TestDockerMissingImage: a server whose image is not on the host fails with
+// what to do (no registry is used here), leaves no folder of its own behind,
+// and does not stop the server beside it.
+func TestDockerMissingImage(t *testing.T) {
+	h, _ := dockerHost(t)
+	h.write(`
+server "nope" {
+  driver = "docker"
+  image  = "lucid/nope:missing"
+  port   = PORT+1
+}
+
+server "fine" {
+  driver = "docker"
+  image  = "` + responderImage + `"
+  port   = PORT+2
+}
+`)
+	code, out := h.run("apply", "-auto-approve", "-no-color")
+	if code == 0 || !strings.Contains(out, `image "lucid/nope:missing" is not on this host`) || !strings.Contains(out, "make xrdp-image") {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	up(t, h.base+2)
+	if _, err := os.Stat(filepath.Join(h.dir, "state", "docker", "nope")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the failed server left its folder behind (%v)", err)
+	}
+	h.write("")
+	h.mustApply()
 }
 
 // TestDockerDeployments: two state folders on one engine are two deployments.

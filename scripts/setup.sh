@@ -25,7 +25,8 @@ test)
 	# a client's mouse, which is the input that keeps a session from idling.
 	# prometheus-alertmanager is the real Alertmanager that reconciler/notify's
 	# tests post alerts to (they start their own; installing starts none).
-	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils xdotool prometheus-alertmanager)
+	# zsh checks the zsh completion script lucid-rdp prints.
+	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils xdotool prometheus-alertmanager zsh)
 	;;
 bench)
 	want+=(supervisor docker-compose)

@@ -21,14 +21,18 @@ import (
 
 func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	config := fs.String("config", spec.DefaultPath(), "spec file")
+	config := fs.String("config", spec.DefaultPath(), "the spec `FILE`")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lucid-rdp agent [-config FILE] [-log-json]\n\nKeeps this host converged to the spec as it changes, and serves the HTTP API\non agent.listen. SIGHUP reloads the spec; SIGTERM stops the agent and leaves\nevery server and session running.\n\n")
-		fs.PrintDefaults()
-	}
+	help(fs, stderr, "agent [-config FILE] [-log-json]",
+		"Keeps this host converged to the spec as it changes, and serves the HTTP API\non agent.listen. SIGHUP reloads the spec; SIGTERM or SIGINT stops the agent\nand leaves every server and session running.",
+		"lucid-rdp agent -config /etc/lucid-rdp/lucid-rdp.hcl",
+		"LUCID_RDP_LOG_LEVEL=debug lucid-rdp agent -log-json")
 	if _, code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
+	}
+	if msg := specMissing(*config); msg != "" {
+		fmt.Fprintf(stderr, "lucid-rdp agent: %s\n", msg)
+		return exitError
 	}
 	level := hclog.LevelFromString(os.Getenv("LUCID_RDP_LOG_LEVEL"))
 	if level == hclog.NoLevel {
@@ -71,8 +75,8 @@ func addAPIFlags(fs *flag.FlagSet) *apiClient {
 	if def == "" {
 		def = "http://" + spec.DefaultListen
 	}
-	fs.StringVar(&c.addr, "addr", def, "the agent's address ($LUCID_RDP_ADDR)")
-	fs.StringVar(&c.token, "token-file", "", "file holding the API bearer token (or set $LUCID_RDP_TOKEN)")
+	fs.StringVar(&c.addr, "addr", def, "the agent's `URL` ($LUCID_RDP_ADDR)")
+	fs.StringVar(&c.token, "token-file", "", "`FILE` holding the API bearer token (or set $LUCID_RDP_TOKEN)")
 	return c
 }
 
@@ -108,6 +112,10 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	c := addAPIFlags(fs)
 	asJSON := fs.Bool("json", false, "print the agent's status as JSON")
+	help(fs, stderr, "status [-addr URL] [-token-file FILE] [-json]",
+		"Shows the running agent's servers (state, port, sessions, CPU, memory, restarts, last error),\nthe spec in force and any edit it refused, and its alerts. Exit 1 when no agent answers.",
+		"lucid-rdp status",
+		"lucid-rdp status -addr http://10.0.0.5:8090 -token-file /etc/lucid-rdp/token -json")
 	if _, code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -178,6 +186,10 @@ func runSessions(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sessions", flag.ContinueOnError)
 	c := addAPIFlags(fs)
 	asJSON := fs.Bool("json", false, "print as JSON")
+	help(fs, stderr, "sessions [-addr URL] [-token-file FILE] [-json]",
+		"Lists the live sessions the running agent sees: server, user, display, state, client, since.\nExit 1 when no agent answers.",
+		"lucid-rdp sessions",
+		"lucid-rdp sessions -json")
 	if _, code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}

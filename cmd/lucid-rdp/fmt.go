@@ -18,10 +18,10 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
 	check := fs.Bool("check", false, "change nothing; list files that would change and exit 3 if any")
 	diff := fs.Bool("diff", false, "print a unified diff of each change")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lucid-rdp fmt [-check] [-diff] [FILE|DIR|-]...\n\nRewrites specs in canonical layout (default $%s or ./%s).\nA folder means its *.hcl files; - reads standard input and writes standard output.\n\n", spec.EnvConfig, spec.DefaultFile)
-		fs.PrintDefaults()
-	}
+	help(fs, stderr, "fmt [-check] [-diff] [FILE|DIR|-]...",
+		fmt.Sprintf("Rewrites specs in canonical layout (default $%s or ./%s).\nA folder means its *.hcl files; - reads standard input and writes standard output.", spec.EnvConfig, spec.DefaultFile),
+		"lucid-rdp fmt",
+		"lucid-rdp fmt -check -diff specs/   # in CI: exit 3 when a file would change")
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code

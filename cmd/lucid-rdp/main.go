@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+
+	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -43,6 +45,7 @@ func commands() []command {
 		{"status", "Show the agent's servers and alerts", runStatus},
 		{"sessions", "List live sessions", runSessions},
 		{"version", "Print the version", runVersion},
+		{"completion", "Print a bash or zsh completion script", runCompletion},
 	}
 }
 
@@ -74,9 +77,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: lucid-rdp <command> [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'lucid-rdp <command> -h' for a command's flags.\n")
+}
+
+// help makes fs's -h say how to call the command (synopsis), what it does
+// (about), its flags, and examples.
+func help(fs *flag.FlagSet, w io.Writer, synopsis, about string, examples ...string) {
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "Usage: lucid-rdp %s\n\n%s\n", synopsis, about)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+		if len(examples) > 0 {
+			fmt.Fprintln(w, "\nExamples:")
+			for _, e := range examples {
+				fmt.Fprintf(w, "  %s\n", e)
+			}
+		}
+	}
+}
+
+// useColor reports whether output to w gets colour: a terminal, unless
+// -no-color or $NO_COLOR (https://no-color.org) says otherwise.
+func useColor(noColor bool, w io.Writer) bool {
+	return !noColor && os.Getenv("NO_COLOR") == "" && isTerminal(w)
+}
+
+// specMissing says what to do when no spec file is at path, or "" when
+// something is there.
+func specMissing(path string) string {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	return fmt.Sprintf("no spec file at %s. Write one (this repository's lucid-rdp.hcl is a small example, and README.md lists every setting), "+
+		"or name another with -config FILE or $%s.", path, spec.EnvConfig)
 }
 
 // parseFlags parses args with fs, allowing flags after positional arguments
@@ -105,6 +145,8 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (pos []string
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	help(fs, stderr, "version", "Prints lucid-rdp's version, the commit it was built from, its Go version and platform.",
+		"lucid-rdp version")
 	if _, code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}

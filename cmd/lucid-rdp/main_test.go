@@ -91,9 +91,10 @@ func TestValidateJSON(t *testing.T) {
 	}
 }
 
+// TestValidateMissingFile: a spec that is not there is named, with what to do.
 func TestValidateMissingFile(t *testing.T) {
 	code, _, stderr := runCLI(t, "validate", filepath.Join(t.TempDir(), "nope.hcl"))
-	if code != exitError || !strings.Contains(stderr, "Cannot read spec file") {
+	if code != exitError || !strings.Contains(stderr, "no spec file at") || !strings.Contains(stderr, "-config FILE") {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }

@@ -66,6 +66,10 @@ func cliLogger(stderr io.Writer) hclog.Logger {
 
 // loadSpec loads the spec or prints its diagnostics.
 func loadSpec(path string, stderr io.Writer, color bool) (*spec.Spec, bool) {
+	if msg := specMissing(path); msg != "" {
+		fmt.Fprintf(stderr, "lucid-rdp: %s\n", msg)
+		return nil, false
+	}
 	s, diags := spec.Load(path)
 	printDiagnostics(stderr, diags, path, color)
 	if diags.HasErrors() {
@@ -86,15 +90,16 @@ func isTerminal(w io.Writer) bool {
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	config := fs.String("config", spec.DefaultPath(), "spec file")
+	config := fs.String("config", spec.DefaultPath(), "the spec `FILE`")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
-	out := fs.String("out", "", "save the plan to this file for `apply PLAN`")
-	noColor := fs.Bool("no-color", false, "print without colour")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lucid-rdp plan [-config FILE] [-json] [-detailed-exitcode] [-out PLAN] [-no-color]\n\nShows what apply would change on this host. Changes nothing.\n\n")
-		fs.PrintDefaults()
-	}
+	out := fs.String("out", "", "save the plan to `PLAN`, for apply to carry out as shown")
+	noColor := fs.Bool("no-color", false, "print without colour (also when $NO_COLOR is set)")
+	help(fs, stderr, "plan [-config FILE] [-json] [-detailed-exitcode] [-out PLAN] [-no-color]",
+		"Shows what apply would change on this host, and the live sessions each change touches. Changes nothing.",
+		"lucid-rdp plan",
+		"lucid-rdp plan -out next.plan && lucid-rdp apply next.plan",
+		"lucid-rdp plan -json -detailed-exitcode   # in CI: exit 2 when something would change")
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
@@ -103,7 +108,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lucid-rdp plan: unexpected argument %q (use -config FILE)\n", pos[0])
 		return exitError
 	}
-	color := !*noColor && isTerminal(stdout)
+	color := useColor(*noColor, stdout)
 	s, ok := loadSpec(*config, stderr, color)
 	if !ok {
 		return exitError
@@ -143,13 +148,14 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 
 func runApply(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	config := fs.String("config", "", "spec file (default: the saved plan's, else $"+spec.EnvConfig+" or ./"+spec.DefaultFile+")")
+	config := fs.String("config", "", "the spec `FILE` (default: the saved plan's, else $"+spec.EnvConfig+" or ./"+spec.DefaultFile+")")
 	auto := fs.Bool("auto-approve", false, "apply without asking")
-	noColor := fs.Bool("no-color", false, "print without colour")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lucid-rdp apply [-config FILE] [-auto-approve] [PLAN]\n\nConverges this host to the spec, or carries out a plan saved by `plan -out`.\n\n")
-		fs.PrintDefaults()
-	}
+	noColor := fs.Bool("no-color", false, "print without colour (also when $NO_COLOR is set)")
+	help(fs, stderr, "apply [-config FILE] [-auto-approve] [-no-color] [PLAN]",
+		"Converges this host to the spec: shows the plan and asks first (on a terminal), or carries out a plan\nsaved by plan -out, refusing it when the spec or the host changed since.",
+		"lucid-rdp apply",
+		"lucid-rdp apply -auto-approve -config /etc/lucid-rdp/lucid-rdp.hcl",
+		"lucid-rdp apply next.plan")
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
@@ -158,7 +164,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lucid-rdp apply: takes at most one PLAN file")
 		return exitError
 	}
-	color := !*noColor && isTerminal(stdout)
+	color := useColor(*noColor, stdout)
 
 	var saved *reconciler.SavedPlan
 	if len(pos) == 1 {

@@ -15,11 +15,11 @@ import (
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	noColor := fs.Bool("no-color", false, "print without colour")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lucid-rdp validate [-json] [FILE]\n\nChecks FILE (default $%s or ./%s). Exit 0 when valid, 1 when not.\n\n", spec.EnvConfig, spec.DefaultFile)
-		fs.PrintDefaults()
-	}
+	noColor := fs.Bool("no-color", false, "print without colour (also when $NO_COLOR is set)")
+	help(fs, stderr, "validate [-json] [-no-color] [FILE]",
+		fmt.Sprintf("Checks FILE (default $%s or ./%s) and reports every problem with its file, line and field.\nExit 0 when valid, 1 when not. Changes nothing.", spec.EnvConfig, spec.DefaultFile),
+		"lucid-rdp validate",
+		"lucid-rdp validate -json /etc/lucid-rdp/lucid-rdp.hcl")
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
@@ -32,6 +32,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 1 {
 		path = pos[0]
 	}
+	if msg := specMissing(path); msg != "" && !*asJSON {
+		fmt.Fprintf(stderr, "lucid-rdp validate: %s\n", msg)
+		return exitError
+	}
 	s, diags := spec.Load(path)
 	if *asJSON {
 		out, err := spec.DiagnosticsJSON(diags)
@@ -41,7 +45,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, string(out))
 	} else {
-		printDiagnostics(stderr, diags, path, !*noColor)
+		printDiagnostics(stderr, diags, path, !*noColor && os.Getenv("NO_COLOR") == "")
 		if s != nil {
 			fmt.Fprintf(stdout, "%s is valid: %s, %s, %s.\n", path,
 				plural(len(s.Servers), "server"), plural(len(s.PortRanges), "port range"), plural(len(s.Alerts), "alert"))

@@ -277,7 +277,8 @@ func (d *Driver) owned(ctx context.Context, name string) ([]string, error) {
 }
 
 // Start implements drivers.Driver.
-func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Instance, error) {
+func (d *Driver) Start(ctx context.Context, want drivers.Desired) (_ drivers.Instance, err error) {
+	made := false // a container was created
 	c := want.Config
 	if c.Image == "" {
 		return drivers.Instance{}, fmt.Errorf("docker: %s: no image", want.Name)
@@ -299,6 +300,15 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 		}
 	}
 	dir := filepath.Join(d.Dir, want.Name)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		// A first start that fails before it makes a container leaves no
+		// folder behind: nothing refers to it.
+		defer func() {
+			if err != nil && len(ids) == 0 && !made {
+				_ = os.RemoveAll(dir)
+			}
+		}()
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
 	}
@@ -383,8 +393,13 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (drivers.Insta
 			return drivers.Instance{}, fmt.Errorf("docker: %s: a container named %s exists and is not lucid-rdp's (it has no %s=true label, or another deployment's %s); lucid-rdp will not touch it: rename or remove it, or rename this server",
 				want.Name, ContainerName(want.Name), LabelManaged, LabelDeployment)
 		}
+		if cerrdefs.IsNotFound(err) {
+			return drivers.Instance{}, fmt.Errorf("docker: %s: image %q is not on this host, and lucid-rdp pulls from no registry: "+
+				"build it (for lucid/xrdp:bookworm: make xrdp-image), or load it with docker load", want.Name, c.Image)
+		}
 		return drivers.Instance{}, fmt.Errorf("docker: %s: create: %w", want.Name, err)
 	}
+	made = true
 	t1 := time.Now()
 	if _, err := d.cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		_, _ = d.cli.ContainerRemove(context.WithoutCancel(ctx), created.ID, client.ContainerRemoveOptions{Force: true})
