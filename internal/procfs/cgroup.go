@@ -84,17 +84,28 @@ func readUint(p string) (uint64, error) {
 
 // statField reads "NAME VALUE" from a cgroup stat file.
 func statField(p, name string) (uint64, error) {
-	f, err := os.Open(p)
+	b, err := os.ReadFile(p)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	v, found, err := parseStatField(b, name)
+	if !found {
+		return 0, errors.New("procfs: no " + name + " in " + p)
+	}
+	return v, err
+}
+
+// parseStatField reads the value of the first "NAME VALUE" line called name
+// in the text of a cgroup stat file (cpu.stat, memory.stat), and reports
+// whether there is one.
+func parseStatField(b []byte, name string) (uint64, bool, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), " ")
 		if ok && k == name {
-			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n, true, err
 		}
 	}
-	return 0, errors.New("procfs: no " + name + " in " + p)
+	return 0, false, nil
 }

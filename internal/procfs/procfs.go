@@ -48,16 +48,31 @@ func commAndStart(pid int) (string, uint64, error) {
 	if err != nil {
 		return "", 0, err
 	}
+	comm, st, err := parseCommAndStart(b)
+	if errors.Is(err, errMalformedStat) || errors.Is(err, errShortStat) {
+		return "", 0, fmt.Errorf("procfs: %w for pid %d", err, pid)
+	}
+	return comm, st, err
+}
+
+var (
+	errMalformedStat = errors.New("malformed stat")
+	errShortStat     = errors.New("short stat")
+)
+
+// parseCommAndStart reads the command name and start time from the text of
+// /proc/PID/stat; a zombie's, or a dead process's, is ErrNoProcess.
+func parseCommAndStart(b []byte) (string, uint64, error) {
 	// The command name (field 2) is in parentheses and may hold spaces and
 	// parentheses itself: count fields from the last ')'.
 	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if i < 0 || j < i {
-		return "", 0, fmt.Errorf("procfs: malformed stat for pid %d", pid)
+		return "", 0, errMalformedStat
 	}
 	f := bytes.Fields(b[j+1:])
 	// f[0] is field 3 (state), so field 22 is f[19].
 	if len(f) < 20 {
-		return "", 0, fmt.Errorf("procfs: short stat for pid %d", pid)
+		return "", 0, errShortStat
 	}
 	if string(f[0]) == "Z" || string(f[0]) == "X" {
 		return "", 0, ErrNoProcess // a zombie has no listener left
@@ -156,31 +171,41 @@ func Snapshot() (*Procs, error) {
 		buf = buf[:cap(buf)]
 		n, _ := f.Read(buf)
 		f.Close()
-		b := buf[:n]
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
+		s, ok := parseStat(pid, buf[:n])
+		if !ok {
 			continue
 		}
-		fs := bytes.Fields(b[i+1:])
-		// fs[0] is field 3; ppid is field 4, utime 14, stime 15, start 22, rss 24.
-		if len(fs) < 22 || string(fs[0]) == "Z" || string(fs[0]) == "X" {
-			continue // zombies hold nothing any more
-		}
-		comm := ""
-		if j := bytes.IndexByte(b, '('); j >= 0 && j < i {
-			comm = string(b[j+1 : i])
-		}
-		ppid, _ := strconv.Atoi(string(fs[1]))
-		ut, _ := strconv.ParseUint(string(fs[11]), 10, 64)
-		st, _ := strconv.ParseUint(string(fs[12]), 10, 64)
-		cut, _ := strconv.ParseUint(string(fs[13]), 10, 64)
-		cst, _ := strconv.ParseUint(string(fs[14]), 10, 64)
-		start, _ := strconv.ParseUint(string(fs[19]), 10, 64)
-		rss, _ := strconv.ParseUint(string(fs[21]), 10, 64)
-		out.byPID[pid] = Stat{PID: pid, PPID: ppid, Comm: comm, StartTime: start, CPUTicks: ut + st + cut + cst, RSSPages: rss}
-		out.kids[ppid] = append(out.kids[ppid], pid)
+		out.byPID[pid] = s
+		out.kids[s.PPID] = append(out.kids[s.PPID], pid)
 	}
 	return out, nil
+}
+
+// parseStat reads what Snapshot keeps of process pid from the text of its
+// /proc/PID/stat. It reports false for a zombie (which holds nothing any
+// more), a dead process, and a line too short to read.
+func parseStat(pid int, b []byte) (Stat, bool) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return Stat{}, false
+	}
+	fs := bytes.Fields(b[i+1:])
+	// fs[0] is field 3; ppid is field 4, utime 14, stime 15, start 22, rss 24.
+	if len(fs) < 22 || string(fs[0]) == "Z" || string(fs[0]) == "X" {
+		return Stat{}, false
+	}
+	comm := ""
+	if j := bytes.IndexByte(b, '('); j >= 0 && j < i {
+		comm = string(b[j+1 : i])
+	}
+	ppid, _ := strconv.Atoi(string(fs[1]))
+	ut, _ := strconv.ParseUint(string(fs[11]), 10, 64)
+	st, _ := strconv.ParseUint(string(fs[12]), 10, 64)
+	cut, _ := strconv.ParseUint(string(fs[13]), 10, 64)
+	cst, _ := strconv.ParseUint(string(fs[14]), 10, 64)
+	start, _ := strconv.ParseUint(string(fs[19]), 10, 64)
+	rss, _ := strconv.ParseUint(string(fs[21]), 10, 64)
+	return Stat{PID: pid, PPID: ppid, Comm: comm, StartTime: start, CPUTicks: ut + st + cut + cst, RSSPages: rss}, true
 }
 
 // All returns every process of the snapshot, in no particular order.
@@ -233,11 +258,17 @@ func Cmdline(pid int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCmdline(b), nil
+}
+
+// parseCmdline splits the text of /proc/PID/cmdline: arguments, each ended
+// by a NUL.
+func parseCmdline(b []byte) []string {
 	b = bytes.TrimSuffix(b, []byte{0})
 	if len(b) == 0 {
-		return nil, nil
+		return nil
 	}
-	return strings.Split(string(b), "\x00"), nil
+	return strings.Split(string(b), "\x00")
 }
 
 // UID returns the real user id the process runs as.
@@ -246,7 +277,19 @@ func UID(pid int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	uid, err := parseUID(b)
+	if errors.Is(err, errNoUID) {
+		return 0, fmt.Errorf("procfs: %w for pid %d", err, pid)
+	}
+	return uid, err
+}
+
+var errNoUID = errors.New("no Uid line")
+
+// parseUID reads the real user id from the text of /proc/PID/status: the
+// first field of its "Uid:" line.
+func parseUID(status []byte) (int, error) {
+	for _, line := range strings.Split(string(status), "\n") {
 		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
 			f := strings.Fields(rest)
 			if len(f) > 0 {
@@ -254,7 +297,7 @@ func UID(pid int) (int, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("procfs: no Uid line for pid %d", pid)
+	return 0, errNoUID
 }
 
 // Comm returns the process's command name as the kernel keeps it.
@@ -276,13 +319,22 @@ func SocketInodes(pid int) []uint64 {
 		if err != nil {
 			continue
 		}
-		if rest, ok := strings.CutPrefix(link, "socket:["); ok {
-			if ino, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64); err == nil {
-				out = append(out, ino)
-			}
+		if ino, ok := socketInode(link); ok {
+			out = append(out, ino)
 		}
 	}
 	return out
+}
+
+// socketInode reads the inode of a socket from what its descriptor's link
+// in /proc/PID/fd says: "socket:[INODE]".
+func socketInode(link string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(link, "socket:[")
+	if !ok {
+		return 0, false
+	}
+	ino, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64)
+	return ino, err == nil
 }
 
 // UserNames maps uids to account names as the passwd file of the process
@@ -305,6 +357,13 @@ func UserNames(rootPID int) map[int]string {
 	if err != nil {
 		return names
 	}
+	return parsePasswd(b)
+}
+
+// parsePasswd maps uids to account names from the text of a passwd file
+// ("name:password:uid:..." lines); the first line of a uid names it.
+func parsePasswd(b []byte) map[int]string {
+	names := map[int]string{}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Split(line, ":")
 		if len(f) >= 3 {
@@ -356,20 +415,26 @@ var (
 // StartedAt turns a start time in clock ticks since boot into wall-clock time.
 func StartedAt(ticks uint64) time.Time {
 	bootOnce.Do(func() {
-		b, err := os.ReadFile("/proc/stat")
-		if err != nil {
-			return
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "btime "); ok {
-				if secs, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64); err == nil {
-					bootTime = time.Unix(secs, 0).UTC()
-				}
-			}
+		if b, err := os.ReadFile("/proc/stat"); err == nil {
+			bootTime = parseBootTime(b)
 		}
 	})
 	if bootTime.IsZero() {
 		return time.Time{}
 	}
 	return bootTime.Add(time.Duration(ticks) * time.Second / 100).Truncate(10 * time.Millisecond) // USER_HZ is 100
+}
+
+// parseBootTime reads when the host booted from the text of /proc/stat: its
+// "btime SECONDS" line (the last, should there be more). Zero when none reads.
+func parseBootTime(b []byte) time.Time {
+	var t time.Time
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "btime "); ok {
+			if secs, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64); err == nil {
+				t = time.Unix(secs, 0).UTC()
+			}
+		}
+	}
+	return t
 }
