@@ -29,20 +29,30 @@ func dump(fd int, body []byte, each func(payload []byte)) error {
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			return fmt.Errorf("malformed netlink message: %w", err)
-		}
-		for _, m := range msgs {
-			switch m.Header.Type {
-			case unix.NLMSG_DONE:
-				return nil
-			case unix.NLMSG_ERROR:
-				return fmt.Errorf("the kernel refused the dump")
-			}
-			each(m.Data)
+		if done, err := readDump(buf[:n], each); done || err != nil {
+			return err
 		}
 	}
+}
+
+// readDump hands the payload of each message of b, what one receive of a
+// sock_diag dump read, to each, and reports whether the kernel said the dump
+// is over: done, or refused.
+func readDump(b []byte, each func(payload []byte)) (done bool, err error) {
+	msgs, err := syscall.ParseNetlinkMessage(b)
+	if err != nil {
+		return true, fmt.Errorf("malformed netlink message: %w", err)
+	}
+	for _, m := range msgs {
+		switch m.Header.Type {
+		case unix.NLMSG_DONE:
+			return true, nil
+		case unix.NLMSG_ERROR:
+			return true, fmt.Errorf("the kernel refused the dump")
+		}
+		each(m.Data)
+	}
+	return false, nil
 }
 
 // diagSocket opens a sock_diag netlink socket in the network namespace at

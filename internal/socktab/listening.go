@@ -29,24 +29,34 @@ func ReadListening() (*Table, error) {
 }
 
 func dumpListening(fd int, family uint8, t *Table) error {
-	const tcpListen = 10
 	req := make([]byte, 56) // inet_diag_req_v2
 	req[0], req[1] = family, unix.IPPROTO_TCP
 	binary.NativeEndian.PutUint32(req[4:], 1<<tcpListen)
 	return dump(fd, req, func(d []byte) {
-		// inet_diag_msg: family, state, timer, retrans; then the socket id:
-		// sport, dport (big-endian), src[16], dst[16], if, cookie[2]; then
-		// expires, rqueue, wqueue, uid, inode.
-		if len(d) < 72 || d[1] != tcpListen {
-			return
+		if s, ok := parseListening(d); ok {
+			t.Listening = append(t.Listening, s)
 		}
-		s := Socket{LocalPort: int(binary.BigEndian.Uint16(d[4:])), UID: int(binary.NativeEndian.Uint32(d[64:])),
-			Inode: uint64(binary.NativeEndian.Uint32(d[68:]))}
-		if d[0] == unix.AF_INET {
-			s.Local = net.IP(append([]byte(nil), d[8:12]...))
-		} else {
-			s.Local = net.IP(append([]byte(nil), d[8:24]...))
-		}
-		t.Listening = append(t.Listening, s)
 	})
+}
+
+// tcpListen is the kernel's TCP_LISTEN state.
+const tcpListen = 10
+
+// parseListening reads a listening socket from the payload of one answer of
+// a sock_diag dump of TCP sockets (an inet_diag_msg); false for anything else.
+func parseListening(d []byte) (Socket, bool) {
+	// inet_diag_msg: family, state, timer, retrans; then the socket id:
+	// sport, dport (big-endian), src[16], dst[16], if, cookie[2]; then
+	// expires, rqueue, wqueue, uid, inode.
+	if len(d) < 72 || d[1] != tcpListen {
+		return Socket{}, false
+	}
+	s := Socket{LocalPort: int(binary.BigEndian.Uint16(d[4:])), UID: int(binary.NativeEndian.Uint32(d[64:])),
+		Inode: uint64(binary.NativeEndian.Uint32(d[68:]))}
+	if d[0] == unix.AF_INET {
+		s.Local = net.IP(append([]byte(nil), d[8:12]...))
+	} else {
+		s.Local = net.IP(append([]byte(nil), d[8:24]...))
+	}
+	return s, true
 }

@@ -181,11 +181,17 @@ func Holders(inodes []uint64) map[uint64]Holder {
 // network namespace, from /proc/net/unix; abstract ones ("@/tmp/.X11-unix/X10")
 // under their path.
 func ListeningUnixPaths() map[string]bool {
-	out := map[string]bool{}
 	b, err := os.ReadFile("/proc/net/unix")
 	if err != nil {
-		return out
+		return map[string]bool{}
 	}
+	return parseUnixListening(b)
+}
+
+// parseUnixListening reads the paths of the listening sockets from the text
+// of /proc/net/unix.
+func parseUnixListening(b []byte) map[string]bool {
+	out := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Scan() // header
 	for sc.Scan() {

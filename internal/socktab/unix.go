@@ -26,28 +26,38 @@ func UnixPeers(nsPath string) (map[uint64]uint64, error) {
 	binary.NativeEndian.PutUint32(req[12:], udiagShowPeer)
 	out := map[uint64]uint64{}
 	err = dump(fd, req, func(d []byte) {
-		// unix_diag_msg: family, type, state, pad (1 byte each), inode (u32),
-		// cookie (2 x u32); then attributes.
-		if len(d) < 16 {
-			return
-		}
-		ino := uint64(binary.NativeEndian.Uint32(d[4:]))
-		for attrs := d[16:]; len(attrs) >= 4; {
-			alen := int(binary.NativeEndian.Uint16(attrs[0:]))
-			atyp := binary.NativeEndian.Uint16(attrs[2:])
-			if alen < 4 || alen > len(attrs) {
-				break
-			}
-			if atyp == 2 && alen >= 8 { // UNIX_DIAG_PEER
-				if peer := binary.NativeEndian.Uint32(attrs[4:]); peer != 0 {
-					out[ino] = uint64(peer)
-				}
-			}
-			attrs = attrs[min((alen+3)&^3, len(attrs)):]
+		if ino, peer, ok := parseUnixPeer(d); ok {
+			out[ino] = peer
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socktab: unix peers: %w", err)
 	}
 	return out, nil
+}
+
+// parseUnixPeer reads a Unix socket's inode and its peer's from the payload
+// of one answer of a sock_diag dump (a unix_diag_msg and its attributes);
+// false when it names no peer.
+func parseUnixPeer(d []byte) (ino, peer uint64, ok bool) {
+	// unix_diag_msg: family, type, state, pad (1 byte each), inode (u32),
+	// cookie (2 x u32); then attributes.
+	if len(d) < 16 {
+		return 0, 0, false
+	}
+	ino = uint64(binary.NativeEndian.Uint32(d[4:]))
+	for attrs := d[16:]; len(attrs) >= 4; {
+		alen := int(binary.NativeEndian.Uint16(attrs[0:]))
+		atyp := binary.NativeEndian.Uint16(attrs[2:])
+		if alen < 4 || alen > len(attrs) {
+			break
+		}
+		if atyp == 2 && alen >= 8 { // UNIX_DIAG_PEER
+			if p := binary.NativeEndian.Uint32(attrs[4:]); p != 0 {
+				peer, ok = uint64(p), true
+			}
+		}
+		attrs = attrs[min((alen+3)&^3, len(attrs)):]
+	}
+	return ino, peer, ok
 }
