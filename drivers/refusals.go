@@ -70,24 +70,32 @@ func (t *LogTail) Read(server string, f *os.File) []Refusal {
 	if _, err := f.Seek(prev.off, io.SeekStart); err != nil {
 		return nil
 	}
-	var out []Refusal
-	r := bufio.NewReader(io.LimitReader(f, maxTailRead))
-	off := prev.off
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil { // a partial last line is read again next time
-			break
-		}
-		off += int64(len(line))
-		if m := maxRefused.FindStringSubmatch(line); m != nil {
-			out = append(out, Refusal{Server: server, User: m[1], Reason: "max"})
-		}
-	}
+	out, n := readRefusals(server, io.LimitReader(f, maxTailRead))
+	off := prev.off + n
 	if off == prev.off && st.Size()-prev.off >= maxTailRead {
 		off += maxTailRead // a line longer than a read is no sesman line: skip it
 	}
 	t.set(server, tailAt{ino, off})
 	return out
+}
+
+// readRefusals returns the refusals that the whole lines of r, server's
+// sesman log from some point on, hold, and how many bytes those lines take:
+// a partial last line is left to be read again next time.
+func readRefusals(server string, r io.Reader) ([]Refusal, int64) {
+	var out []Refusal
+	var n int64
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return out, n
+		}
+		n += int64(len(line))
+		if m := maxRefused.FindStringSubmatch(line); m != nil {
+			out = append(out, Refusal{Server: server, User: m[1], Reason: "max"})
+		}
+	}
 }
 
 // Forget drops what the tail knows of servers not in keep (removed ones).

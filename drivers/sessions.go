@@ -109,12 +109,7 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 			s := Session{Server: sp.Server, State: SessionDisconnected, PID: k.PID, StartTime: k.StartTime,
 				XPID: k.PID, XStartTime: k.StartTime, StartedAt: procfs.StartedAt(k.StartTime), Orphan: !sesman[l.PPID]}
 			args, _ := procfs.Cmdline(k.PID)
-			for _, a := range args[min(1, len(args)):] {
-				if d, ok := strings.CutPrefix(a, ":"); ok {
-					s.Display, _ = strconv.Atoi(d)
-					break
-				}
-			}
+			s.Display = displayOf(args)
 			uid, uidErr := procfs.UID(k.PID)
 			if uidErr == nil {
 				if names == nil {
@@ -179,6 +174,19 @@ func FindSessions(sp ServerProcs, procs *procfs.Procs, tab *socktab.Table, peers
 		s.ConnectedAt = procfs.StartedAt(c.StartTime)
 	}
 	return SessionLook{Sessions: out, Leftovers: left}
+}
+
+// displayOf reads the display number of an X server from its arguments
+// (argv[0] first): its first argument that starts with ":" (":10" is 10).
+// It is 0 when there is none or it is not a number.
+func displayOf(args []string) int {
+	for _, a := range args[min(1, len(args)):] {
+		if d, ok := strings.CutPrefix(a, ":"); ok {
+			n, _ := strconv.Atoi(d)
+			return n
+		}
+	}
+	return 0
 }
 
 // EndSession ends s, on either driver (a container's processes are in the
