@@ -84,7 +84,13 @@ func lockPID(path string) (int, bool) {
 	if err != nil || n <= 0 {
 		return 0, false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	return parseLockPID(buf[:n])
+}
+
+// parseLockPID reads the pid an X lock file holds: Xorg writes it as ten
+// characters, right-aligned, and a newline.
+func parseLockPID(b []byte) (int, bool) {
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	return pid, err == nil
 }
 
