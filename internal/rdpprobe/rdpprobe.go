@@ -61,8 +61,14 @@ func Probe(ctx context.Context, address string, port int) error {
 	if _, err := conn.Write(connectionRequest); err != nil {
 		return fmt.Errorf("rdpprobe: %w", err)
 	}
+	return readConfirm(conn)
+}
+
+// readConfirm reads the start of the answer to connectionRequest from r: it
+// must be a TPKT header and an X.224 Connection Confirm.
+func readConfirm(r io.Reader) error {
 	var hdr [6]byte // TPKT (4) + X.224 length indicator + TPDU code
-	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return fmt.Errorf("rdpprobe: reading the answer: %w", err)
 	}
 	if hdr[0] != 0x03 || hdr[5]&0xF0 != 0xD0 {
