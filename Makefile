@@ -38,6 +38,7 @@ run: setup build
 
 test: setup-test lint
 	$(GO) test -count=1 -timeout 30m ./...
+	GO=$(GO) scripts/fuzz.sh 2s
 
 lint:
 	@unformatted=$$(gofmt -l .); \
@@ -54,8 +55,9 @@ bench: build
 	@scripts/setup.sh bench
 	scripts/bench.sh
 
+# Every fuzz target for FUZZTIME each, one worker (FUZZ_PARALLEL=N for more).
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./spec
+	GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
 
 release:
 	@mkdir -p dist
