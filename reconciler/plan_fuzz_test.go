@@ -34,8 +34,8 @@ func FuzzPlan(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	f.Fuzz(func(t *testing.T, choices []byte) {
-		in, ok := planInput(choices)
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		in, ok := planInput(stream)
 		if !ok {
 			return // the spec did not validate: the planner never sees such a spec
 		}
