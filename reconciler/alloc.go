@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -25,29 +26,55 @@ func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, pro
 	type claimant struct {
 		name, addr string
 		live       bool
+		// why it keeps the port, for the server refused it
+		why string
 	}
 	claimed := map[int][]claimant{} // port -> who has it, on which address
+	const draining = "whose live sessions keep it (it drains); it is free once they end or its drain_timeout passes"
 	claimLive := func(name, addr string, port int, live bool) {
-		claimed[port] = append(claimed[port], claimant{name, addr, live})
+		claimed[port] = append(claimed[port], claimant{name, addr, live, draining})
 	}
 	claim := func(name, addr string, port int) { claimLive(name, addr, port, true) }
-	claimedBy := func(name, addr string, port int, liveOnly bool) string { // another server, or ""
+	claimedBy := func(name, addr string, port int, liveOnly bool) (string, string) { // another server and why, or ""
 		for _, c := range claimed[port] {
 			if c.name != name && (c.live || !liveOnly) && spec.AddressesOverlap(c.addr, addr) {
-				return c.name
+				return c.name, c.why
 			}
 		}
-		return ""
+		return "", ""
 	}
-	isClaimed := func(name, addr string, port int) bool { return claimedBy(name, addr, port, false) != "" }
+	isClaimed := func(name, addr string, port int) bool {
+		other, _ := claimedBy(name, addr, port, false)
+		return other != ""
+	}
 	// Ports of our instances that are no longer in the spec stay out of reach
 	// this pass: their listener may be draining. So do those of servers whose
 	// replace waits for their sessions (see holdReplace): they keep their port
 	// until then, whatever the spec now says.
+	// One whose sessions could not be looked at may have live ones; one with
+	// prevent_destroy is not removed at all.
 	for _, in := range obs.Instances {
-		sessions := len(ix.sessions[in.Name]) > 0
+		_, unseen := obs.SessionsUnseen[in.Name]
+		sessions := len(ix.sessions[in.Name]) > 0 || unseen
 		if !ix.declared(in.Name) || (sessions && !ix.keepsSessions(obs, &in)) {
-			claimLive(in.Name, in.Config.Address, in.Config.Port, sessions)
+			claimLive(in.Name, in.Config.Address, in.Config.Port, sessions || (!ix.declared(in.Name) && in.Settings.PreventDestroy))
+		}
+	}
+
+	// Servers this pass leaves as they are (their driver is down, or their
+	// sessions could not be looked at) keep the port they have: MakePlan
+	// keeps it for them (keepPort), so nobody else may be given it.
+	for _, srv := range s.Servers {
+		_, down := obs.DriverErrors[srv.Driver]
+		_, unseen := obs.SessionsUnseen[srv.Name]
+		if !down && !unseen {
+			continue
+		}
+		const why = "which keeps it while it cannot be changed (see its error)"
+		if in := ix.instance(srv.Name); in != nil {
+			claimed[in.Config.Port] = append(claimed[in.Config.Port], claimant{srv.Name, in.Config.Address, true, why})
+		} else if p, ok := obs.State.Ports[srv.Name]; ok {
+			claimed[p] = append(claimed[p], claimant{srv.Name, srv.Address, true, why})
 		}
 	}
 
@@ -60,8 +87,8 @@ func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, pro
 			problems[srv.Name] = fmt.Sprintf("port %d on %s is held by %s, which lucid-rdp does not own; free the port or choose another", srv.Port, srv.Address, holder)
 			continue
 		}
-		if other := claimedBy(srv.Name, srv.Address, srv.Port, true); other != "" {
-			problems[srv.Name] = fmt.Sprintf("port %d on %s is still held by server %s, whose live sessions keep it (it drains); it is free once they end or its drain_timeout passes", srv.Port, srv.Address, other)
+		if other, why := claimedBy(srv.Name, srv.Address, srv.Port, true); other != "" {
+			problems[srv.Name] = fmt.Sprintf("port %d on %s is still held by server %s, %s", srv.Port, srv.Address, other, why)
 			continue
 		}
 		ports[srv.Name] = srv.Port
@@ -116,6 +143,25 @@ func allocate(s *spec.Spec, obs *Observed, ix *index) (ports map[string]int, pro
 		next[c] = p
 		if ports[srv.Name] == 0 {
 			problems[srv.Name] = rangeFull(r, obs)
+		}
+	}
+	// A server whose range had no room goes on running where it is
+	// (keepPort): a server given that port here must wait until it moves.
+	var full []string
+	for name := range problems {
+		full = append(full, name)
+	}
+	sort.Strings(full)
+	for _, name := range full {
+		in := ix.instance(name)
+		if in == nil || in.State != drivers.StateRunning {
+			continue
+		}
+		for other, port := range ports {
+			if o := ix.servers[other]; other != name && port == in.Config.Port && o != nil && spec.AddressesOverlap(o.Address, in.Config.Address) {
+				delete(ports, other)
+				problems[other] = fmt.Sprintf("port %d on %s is still held by server %s, which cannot move to its port_range until it has room (see its error)", port, o.Address, name)
+			}
 		}
 	}
 	return ports, problems

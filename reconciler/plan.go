@@ -144,17 +144,17 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 	for _, srv := range s.Servers {
 		if msg, down := obs.DriverErrors[srv.Driver]; down {
 			p.problem(srv.Name, fmt.Sprintf("%s driver unavailable: %s", srv.Driver, msg))
-			keepPort(p, obs, ix, srv.Name)
+			keepPort(p, obs, ix, srv.Name, ports)
 			continue
 		}
 		if msg, bad := portProblems[srv.Name]; bad {
 			p.problem(srv.Name, msg)
-			keepPort(p, obs, ix, srv.Name)
+			keepPort(p, obs, ix, srv.Name, ports)
 			continue
 		}
 		if why, unseen := obs.SessionsUnseen[srv.Name]; unseen {
 			p.problem(srv.Name, unseenProblem(why))
-			keepPort(p, obs, ix, srv.Name)
+			keepPort(p, obs, ix, srv.Name, ports)
 			continue
 		}
 		want := drivers.DesiredFor(srv, ports[srv.Name])
@@ -385,13 +385,32 @@ func endReason(end []drivers.Session, in *drivers.Instance) string {
 }
 
 // keepPort carries a server's known port through a pass that could not plan it,
-// so that a passing failure does not give its port away.
-func keepPort(p *Plan, obs *Observed, ix *index, name string) {
+// so that a passing failure does not give its port away: the port it runs on,
+// which allocate gave nobody else, or else the one it was last given, unless
+// another server has it now (given is what allocate gave) or runs on it.
+func keepPort(p *Plan, obs *Observed, ix *index, name string, given map[string]int) {
+	port, ok := obs.State.Ports[name]
 	if in := ix.instance(name); in != nil {
-		p.Ports[name] = in.Config.Port
-	} else if port, ok := obs.State.Ports[name]; ok {
-		p.Ports[name] = port
+		if in.State == drivers.StateRunning {
+			p.Ports[name] = in.Config.Port
+			return
+		}
+		port, ok = in.Config.Port, true
 	}
+	if !ok {
+		return
+	}
+	for other, q := range given {
+		if other != name && q == port {
+			return
+		}
+	}
+	for _, in := range obs.Instances {
+		if in.Name != name && in.Config.Port == port {
+			return // another server's listener has it
+		}
+	}
+	p.Ports[name] = port
 }
 
 func (p *Plan) add(c Change) {

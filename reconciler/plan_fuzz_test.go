@@ -442,27 +442,10 @@ func checkPlan(c planCase, p *Plan) error {
 		}
 	}
 	sort.Strings(names)
-	// Skipped: a port shared with a server the plan cannot converge. That is
-	// a planner bug, reported on issue 12 and not fixed here ("keepPort
-	// gives away nothing it keeps"): a server left as it is because its
-	// range is full, its sessions were not looked at or its driver is down
-	// keeps the port it has (keepPort), but allocate never reserved that
-	// port, so another server can be planned onto it. With
-	//	port_range "r" { from = 13520, to = 13520 } (13520 held by nginx)
-	//	server "c" { port = 13502 }
-	//	server "d" { port_range = "r" }   (running on 13502, its old port)
-	// the plan creates c on 13502, where d still listens, and Plan.Ports
-	// gives 13502 to both. Remove this skip once allocate reserves the ports
-	// keepPort keeps.
-	troubled := map[string]bool{}
-	for _, pr := range p.Problems {
-		troubled[pr.Server] = true
-	}
+	// A server the plan cannot converge keeps its port (keepPort), and
+	// allocate gives that port to nobody else.
 	for i, a := range names {
 		for _, b := range names[i+1:] {
-			if troubled[a] || troubled[b] {
-				continue
-			}
 			if p.Ports[a] == p.Ports[b] && spec.AddressesOverlap(address(a), address(b)) {
 				return fmt.Errorf("port %d is given to both %s (%s) and %s (%s)\n%s", p.Ports[a], a, address(a), b, address(b), p.describe())
 			}

@@ -48,6 +48,10 @@ func (p *Plan) WriteText(w io.Writer, color bool) {
 		fmt.Fprintf(w, "No changes now. %s for live sessions to end (see the notes above).\n", waits)
 		return
 	}
+	if p.Empty() && len(p.Problems) > 0 {
+		fmt.Fprintln(w, "No changes can be made now; the errors above say what stands in the way.")
+		return
+	}
 	if p.Empty() {
 		fmt.Fprintln(w, "No changes. This host matches lucid-rdp.hcl.")
 		return
