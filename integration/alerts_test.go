@@ -308,4 +308,13 @@ alert "mem" {
 			t.Errorf("status shows mem %v after it resolved", al["state"])
 		}
 	}
+
+	// It fires again, and the alert is removed from the spec while it fires:
+	// Alertmanager hears it end, with the labels it heard it fire with.
+	h.writeRaw(spec(0))
+	waitFor(t, 15*time.Second, "Alertmanager to list the alert firing again", func() bool { return len(amtest.List(t, am, filter)) == 1 })
+	h.writeRaw(h.agentBlock(api, "") + fmt.Sprintf("notify \"am\" {\n  type = \"alertmanager\"\n  url  = %q\n}\n", am))
+	waitFor(t, 15*time.Second, "Alertmanager to receive the removed alert resolved", func() bool {
+		return amtest.ReceivedResolved(t, am) == 2 && len(amtest.List(t, am, filter)) == 0
+	})
 }

@@ -104,6 +104,17 @@ type AlertState struct {
 	Agent  *procfs.Identity `json:"agent,omitempty"`
 	Series []alerts.Series  `json:"series,omitempty"`
 	Memory alerts.Memory    `json:"memory"`
+	// Rules are what notifications of each rule were labelled with, so that
+	// a rule removed while it fires can still be sent resolved, with the
+	// labels it was sent firing with.
+	Rules map[string]RuleLabels `json:"rules,omitempty"`
+}
+
+// RuleLabels are the parts of a rule its notifications carry.
+type RuleLabels struct {
+	Metric   string `json:"metric"`
+	Action   string `json:"action"`
+	Severity string `json:"severity,omitempty"`
 }
 
 const alertsFile = "alerts.json"

@@ -43,6 +43,31 @@ type alerting struct {
 	notifiers map[string]*runningNotifier
 	// last are the samples of the last pass.
 	last alerts.Samples
+	// gone are the resolutions of series whose rule was removed while they
+	// fired, for the notifiers.
+	gone []notify.Alert
+}
+
+// removedRules returns, resolved at now, the firing series of st whose rule s
+// no longer has: Eval drops them silently, and a receiver that heard them
+// fire must hear them end (Alertmanager would time them out by endsAt; a
+// webhook receiver would not).
+func removedRules(st reconciler.AlertState, s *spec.Spec, now time.Time) []notify.Alert {
+	kept := make(map[string]bool, len(s.Alerts))
+	for _, r := range s.Alerts {
+		kept[r.Name] = true
+	}
+	var out []notify.Alert
+	for _, se := range st.Series {
+		l, known := st.Rules[se.Alert]
+		if kept[se.Alert] || se.State != alerts.Firing || !known {
+			continue
+		}
+		out = append(out, notify.Alert{Name: se.Alert, Server: se.Server, Range: se.Range, Metric: l.Metric, Op: se.Op,
+			Value: se.Value, Threshold: se.Threshold, Action: l.Action, Severity: l.Severity, State: alerts.Resolved,
+			StartsAt: se.FiredAt, EndsAt: now})
+	}
+	return out
 }
 
 type runningNotifier struct {
@@ -139,7 +164,12 @@ func (a *Agent) samples(s *spec.Spec, obs *reconciler.Observed) alerts.Samples {
 func (a *Agent) evaluate(s *spec.Spec, obs *reconciler.Observed, now time.Time) time.Time {
 	al := a.alerting
 	al.last = a.samples(s, obs)
+	al.gone = append(al.gone, removedRules(al.state, s, now)...)
 	al.state.Series = alerts.Eval(s.Alerts, al.last, al.state.Series, now)
+	al.state.Rules = make(map[string]reconciler.RuleLabels, len(s.Alerts))
+	for _, r := range s.Alerts {
+		al.state.Rules[r.Name] = reconciler.RuleLabels{Metric: r.Metric, Action: r.Action, Severity: r.Severity}
+	}
 	obs.AlertActions = alerts.Decide(s, al.state.Series, &al.state.Memory, now)
 	rules := map[string]*spec.Alert{}
 	for _, r := range s.Alerts {
@@ -253,6 +283,7 @@ func (a *Agent) notify(ctx context.Context, s *spec.Spec) {
 		}
 	}
 	if len(al.notifiers) == 0 {
+		al.gone = nil // nobody heard them fire
 		return
 	}
 	rules := map[string]*spec.Alert{}
@@ -269,6 +300,8 @@ func (a *Agent) notify(ctx context.Context, s *spec.Spec) {
 			Value: se.Value, Threshold: se.Threshold, Action: r.Action, Severity: r.Severity, State: se.State,
 			StartsAt: se.FiredAt, EndsAt: se.ResolvedAt})
 	}
+	out = append(out, al.gone...)
+	al.gone = nil
 	for _, run := range al.notifiers {
 		run.n.Update(out)
 	}
