@@ -214,9 +214,10 @@ func TestAlertActions(t *testing.T) {
 			r, err := readRecord(h.dir+"/state", "a")
 			return err == nil && r.PID != aPID && !r.Settings.Drain && probeOK(pa)
 		})
-		if got := a.metric(t, `lucid_rdp_alert_actions_total{action="restart",alert="restart"}`); got != "2" {
-			t.Errorf("alert_actions_total for restart = %q; want 2 (c, then a)", got)
-		}
+		// Counted once the pass that restarted a ends (a moment after a answers).
+		waitFor(t, 5*time.Second, "alert_actions_total for restart to be 2 (c, then a)", func() bool {
+			return a.metric(t, `lucid_rdp_alert_actions_total{action="restart",alert="restart"}`) == "2"
+		})
 	})
 
 	t.Run("flapping", func(t *testing.T) {
@@ -299,9 +300,10 @@ alert "mem" {
 	if v := a.metric(t, `lucid_rdp_alert_firing{alert="mem"}`); v != "0" {
 		t.Errorf("alert_firing{mem} = %q after it resolved", v)
 	}
-	if v := a.metric(t, `lucid_rdp_notifications_total{notifier="am",result="ok"}`); v != "2" {
-		t.Errorf("notifications_total{am,ok} = %q; want 2 (firing, resolved)", v)
-	}
+	// Counted once the agent has Alertmanager's answer, a moment after it counted.
+	waitFor(t, 5*time.Second, "notifications_total{am,ok} to be 2 (firing, resolved)", func() bool {
+		return a.metric(t, `lucid_rdp_notifications_total{notifier="am",result="ok"}`) == "2"
+	})
 	st := a.status(t)
 	for _, x := range st["alerts"].([]any) {
 		if al := x.(map[string]any); al["name"] == "mem" && al["state"] != "inactive" {
