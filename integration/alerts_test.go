@@ -185,19 +185,20 @@ func TestAlertActions(t *testing.T) {
 		if h.record("b").PID != bPID || !probeOK(pb) {
 			t.Fatal("b, which the alert does not name, was touched")
 		}
-		st := a.status(t)
-		found := false
-		for _, x := range st["alerts"].([]any) {
-			al := x.(map[string]any)
-			if al["name"] == "restart" {
-				found = al["state"] == "firing" && al["since"] != nil
+		// Status and metrics are set as the pass that restarted c ends, a
+		// moment after c answers.
+		var alertList any
+		waitFor(t, 5*time.Second, "/v1/status to show alert restart firing, with since", func() bool {
+			alertList = a.status(t)["alerts"]
+			for _, x := range alertList.([]any) {
+				if al := x.(map[string]any); al["name"] == "restart" {
+					return al["state"] == "firing" && al["since"] != nil
+				}
 			}
-		}
-		if !found {
-			t.Errorf("/v1/status does not show alert restart firing with since: %v", st["alerts"])
-		}
+			return false
+		})
 		if got := a.metric(t, `lucid_rdp_alert_firing{alert="restart"}`); got != "1" {
-			t.Errorf("alert_firing{restart} = %q; want 1", got)
+			t.Errorf("alert_firing{restart} = %q; want 1 (status: %v)", got, alertList)
 		}
 		// Passes go on (each sessions call is one): a stays drained while
 		// bert's session lasts; it is neither started again nor restarted.
