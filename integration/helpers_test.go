@@ -17,6 +17,7 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
 // bin is the lucid-rdp binary under test, built once by TestMain.
@@ -46,9 +47,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// inCI reports whether missing components must fail rather than skip.
-func inCI() bool { return os.Getenv("CI") != "" && os.Getenv("CI") != "false" }
-
 // need skips (or, under CI=true, fails) a test when a program is missing.
 func need(t testing.TB, programs ...string) {
 	t.Helper()
@@ -57,10 +55,7 @@ func need(t testing.TB, programs ...string) {
 			if _, serr := os.Stat("/usr/sbin/" + p); serr == nil {
 				continue
 			}
-			if inCI() {
-				t.Fatalf("%s is not installed, and CI=true does not allow skipping: run scripts/setup.sh test", p)
-			}
-			t.Skipf("%s is not installed (scripts/setup.sh test installs it)", p)
+			testenv.Missing(t, "%s is not installed", p)
 		}
 	}
 }
@@ -70,10 +65,7 @@ func need(t testing.TB, programs ...string) {
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		if inCI() {
-			t.Fatal("the process driver's integration tests run as root in CI")
-		}
-		t.Skip("needs root")
+		testenv.Missing(t, "the process driver's integration tests need root")
 	}
 }
 

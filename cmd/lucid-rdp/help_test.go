@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -90,7 +92,7 @@ func TestCompletionFlags(t *testing.T) {
 func TestBashCompletion(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("no bash")
+		testenv.Missing(t, "bash is not installed")
 	}
 	var script bytes.Buffer
 	writeBash(&script)
@@ -131,10 +133,7 @@ func TestBashCompletion(t *testing.T) {
 func TestZshCompletion(t *testing.T) {
 	zsh, err := exec.LookPath("zsh")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("zsh is missing (scripts/setup.sh test installs it)")
-		}
-		t.Skip("no zsh")
+		testenv.Missing(t, "zsh is not installed")
 	}
 	var script bytes.Buffer
 	writeZsh(&script)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
 // Start starts a real Alertmanager on a free loopback port and
@@ -27,10 +29,7 @@ func Start(t testing.TB) string {
 		bin = "/usr/bin/prometheus-alertmanager"
 	}
 	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("prometheus-alertmanager is missing (scripts/setup.sh test installs it): %v", err)
-		}
-		t.Skipf("prometheus-alertmanager is missing (scripts/setup.sh test installs it): %v", err)
+		testenv.Missing(t, "prometheus-alertmanager is not installed: %v", err)
 	}
 	dir := t.TempDir()
 	config := filepath.Join(dir, "alertmanager.yml")

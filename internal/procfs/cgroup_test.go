@@ -3,6 +3,8 @@ package procfs
 import (
 	"os"
 	"testing"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
 func TestParseCgroups(t *testing.T) {
@@ -25,10 +27,7 @@ func TestParseCgroups(t *testing.T) {
 func TestCgroupUsage(t *testing.T) {
 	cpu, mem, err := CgroupUsage(os.Getpid())
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip("no cgroup figures here:", err)
+		testenv.Missing(t, "no cgroup figures here: %v", err)
 	}
 	if cpu <= 0 || mem == 0 {
 		t.Errorf("cpu %s, memory %d; want both above 0", cpu, mem)

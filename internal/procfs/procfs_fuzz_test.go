@@ -4,38 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-// addSamples seeds f with every file under testdata/dir: what this
-// machine's kernel wrote (see testdata/README.md).
-func addSamples(f *testing.F, dir string) [][]byte {
-	f.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", dir, "*"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no samples in testdata/%s", dir)
-	}
-	var out [][]byte
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
-}
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
+)
 
 // FuzzStat: the two readers of /proc/PID/stat (Snapshot's, and the one
 // identities use) never panic, and agree on what both read: the command name
 // and the start time, and that a zombie is no process.
 func FuzzStat(f *testing.F) {
-	for _, b := range addSamples(f, "stat") {
+	for _, b := range testenv.Samples(f, "stat") {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -93,7 +74,7 @@ func FuzzStatRoundTrip(f *testing.F) {
 // never climb out of the hierarchy (".."); a well-formed line after it is
 // read back, for each of its controllers ("" for cgroup v2's).
 func FuzzCgroups(f *testing.F) {
-	for _, b := range addSamples(f, "cgroup") {
+	for _, b := range testenv.Samples(f, "cgroup") {
 		f.Add(b, "memory", "/docker/4f2c9e1b7a3d")
 		f.Add(b, "", "/system.slice/docker-4f2c.scope")
 		f.Add(b, "cpu,cpuacct", "/")
@@ -124,7 +105,7 @@ func FuzzCgroups(f *testing.F) {
 // without a panic, and a "NAME VALUE" line before it is what it gives for
 // NAME.
 func FuzzCgroupStatField(f *testing.F) {
-	for _, b := range addSamples(f, "cgroupstat") {
+	for _, b := range testenv.Samples(f, "cgroupstat") {
 		f.Add(b, "usage_usec", uint64(9269074907))
 		f.Add(b, "inactive_file", uint64(21942272))
 		f.Add(b, "total_inactive_file", uint64(0))
@@ -151,7 +132,7 @@ func FuzzCgroupStatField(f *testing.F) {
 func FuzzProcText(f *testing.F) {
 	seeds := [][]byte{[]byte("Xorg\x00:10\x00-auth\x00.Xauthority\x00"), []byte("socket:[2560843]")}
 	for _, dir := range []string{"status", "procstat", "passwd"} {
-		seeds = append(seeds, addSamples(f, dir)...)
+		seeds = append(seeds, testenv.Samples(f, dir)...)
 	}
 	for _, b := range seeds {
 		f.Add(b, uint64(1001), "ann")

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
 func TestSelf(t *testing.T) {
@@ -57,7 +59,7 @@ func TestSelf(t *testing.T) {
 func TestGone(t *testing.T) {
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
-		t.Skip("no true(1)")
+		testenv.Missing(t, "true(1) does not run: %v", err)
 	}
 	if _, err := StartTime(cmd.Process.Pid); err != ErrNoProcess {
 		t.Errorf("StartTime of an exited, reaped process = %v; want ErrNoProcess", err)
@@ -67,7 +69,7 @@ func TestGone(t *testing.T) {
 func TestSnapshotTree(t *testing.T) {
 	child := exec.Command("sleep", "5")
 	if err := child.Start(); err != nil {
-		t.Skip("no sleep(1)")
+		testenv.Missing(t, "sleep(1) does not run: %v", err)
 	}
 	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
 	snap, err := Snapshot()

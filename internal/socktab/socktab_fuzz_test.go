@@ -4,34 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"unicode"
 
 	"golang.org/x/sys/unix"
-)
 
-// samples returns every file under testdata/dir: what this machine's kernel
-// wrote (see testdata/README.md).
-func samples(f *testing.F, dir string) [][]byte {
-	f.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", dir, "*"))
-	if len(files) == 0 {
-		f.Fatalf("no samples in testdata/%s", dir)
-	}
-	var out [][]byte
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
-}
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
+)
 
 const tcpHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 
@@ -51,7 +32,7 @@ func kernelAddr(ip []byte) string {
 // the established sockets as its state says, and in neither for any other
 // state (TIME_WAIT, ...).
 func FuzzTCPTable(f *testing.F) {
-	for _, b := range samples(f, "tcp") {
+	for _, b := range testenv.Samples(f, "tcp") {
 		f.Add(b, []byte{127, 0, 0, 1}, uint16(13389), byte(0x0A), uint32(0), uint64(2559516))
 		f.Add(b, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint16(3400), byte(0x01), uint32(1001), uint64(2561358))
 	}
@@ -102,7 +83,7 @@ const unixHeader = "Num       RefCount Protocol Flags    Type St Inode Path\n"
 // a path with a newline could pass for a line of its own); nothing lucid-rdp
 // looks for has whitespace in it.
 func FuzzUnixTable(f *testing.F) {
-	for _, b := range samples(f, "unix") {
+	for _, b := range testenv.Samples(f, "unix") {
 		f.Add(b, "/tmp/.X11-unix/X10", uint32(0x10000))
 		f.Add(b, "@/tmp/.X11-unix/X10", uint32(0))
 	}
@@ -147,7 +128,7 @@ func netlinkMessage(typ uint16, payload []byte) []byte {
 // and inode; a unix_diag_msg reads back as its inode and its peer's, whatever
 // other attributes come before the peer's.
 func FuzzSockDiag(f *testing.F) {
-	for _, b := range samples(f, "netlink") {
+	for _, b := range testenv.Samples(f, "netlink") {
 		f.Add(b, true, []byte{127, 0, 0, 1}, uint16(2024), uint32(0), uint32(125), uint32(2561206))
 	}
 	// One unix_diag_msg with its peer, alone.

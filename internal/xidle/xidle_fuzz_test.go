@@ -4,28 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
-)
 
-// samples returns every file under testdata/dir (see testdata/README.md).
-func samples(f *testing.F, dir string) [][]byte {
-	f.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", dir, "*"))
-	if len(files) == 0 {
-		f.Fatalf("no samples in testdata/%s", dir)
-	}
-	var out [][]byte
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
-}
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
+)
 
 // authRecord is one entry of an authority file.
 func authRecord(family uint16, fields ...[]byte) []byte {
@@ -42,7 +24,7 @@ func authRecord(family uint16, fields ...[]byte) []byte {
 // display is found before any other entry, past entries of other displays
 // and of other protocols.
 func FuzzXauthority(f *testing.F) {
-	for _, b := range samples(f, "xauthority") {
+	for _, b := range testenv.Samples(f, "xauthority") {
 		f.Add(b, "10", []byte{0x00, 0x11, 0x22, 0x33})
 	}
 	f.Fuzz(func(t *testing.T, b []byte, number string, cookie []byte) {
@@ -76,7 +58,7 @@ func (s *x11Server) Write(p []byte) (int, error) { return s.wrote.Write(p) }
 // replies, extension opcode and figures, is asked about its first screen's
 // root window with the extension's opcode, and its idle time is read back.
 func FuzzX11Replies(f *testing.F) {
-	for _, b := range samples(f, "x11") {
+	for _, b := range testenv.Samples(f, "x11") {
 		f.Add(b, []byte("The X.Org Foundation"), byte(7), uint32(0x3ee), byte(146), byte(2), uint32(4))
 	}
 	f.Fuzz(func(t *testing.T, replies, vendor []byte, formats byte, root uint32, opcode, events byte, ms uint32) {

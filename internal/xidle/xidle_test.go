@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
 // xvfb starts Xvfb on a free display with a cookie in authFile (written with
@@ -21,10 +23,7 @@ func xvfb(t *testing.T, authFile string) (int, int) {
 	t.Helper()
 	for _, p := range []string{"Xvfb", "xauth", "xdotool"} {
 		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") != "" && os.Getenv("CI") != "false" {
-				t.Fatalf("%s is missing (CI=true: run scripts/setup.sh test)", p)
-			}
-			t.Skipf("%s is not installed", p)
+			testenv.Missing(t, "%s is not installed", p)
 		}
 	}
 	r, w, err := os.Pipe()
