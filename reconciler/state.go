@@ -31,34 +31,48 @@ const stateFile = "state.json"
 // LoadState reads state_dir/state.json; a missing file is an empty state.
 func LoadState(stateDir string) (State, error) {
 	var st State
-	b, err := os.ReadFile(filepath.Join(stateDir, stateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return st, fmt.Errorf("reconciler: %w", err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return State{}, fmt.Errorf("%w: %s: %v", ErrCorruptState, filepath.Join(stateDir, stateFile), err)
+	if err := readJSON(filepath.Join(stateDir, stateFile), &st); err != nil {
+		return State{}, err
 	}
 	return st, nil
 }
 
-// ErrCorruptState reports a state.json that does not parse. It is recovered
+// readJSON reads the JSON file at path into v. A missing file is no error
+// and leaves v as it was; one that does not parse is ErrCorruptState.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reconciler: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorruptState, path, err)
+	}
+	return nil
+}
+
+// writeJSON writes v to path as indented JSON, atomically.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("reconciler: %w", err)
+	}
+	return nil
+}
+
+// ErrCorruptState reports a state.json (or alerts.json) that does not parse. It is recovered
 // from, not fatal: ports are taken again from the running servers, drains
 // start over, and the next apply keeps the bad file as state.json.corrupt.
 var ErrCorruptState = errors.New("reconciler: unreadable state")
 
 // SaveState writes state_dir/state.json atomically.
 func SaveState(stateDir string, st State) error {
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(stateDir, stateFile), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("reconciler: %w", err)
-	}
-	return nil
+	return writeJSON(filepath.Join(stateDir, stateFile), st)
 }
 
 // keepCorruptState keeps an unreadable state.json aside as
@@ -124,27 +138,13 @@ const alertsFile = "alerts.json"
 // start over, which loses no server and no session.
 func LoadAlertState(stateDir string) (AlertState, error) {
 	var st AlertState
-	b, err := os.ReadFile(filepath.Join(stateDir, alertsFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
-	}
-	if err == nil {
-		err = json.Unmarshal(b, &st)
-	}
-	if err != nil {
-		return AlertState{}, fmt.Errorf("reconciler: %s: %w; alerts start over", filepath.Join(stateDir, alertsFile), err)
+	if err := readJSON(filepath.Join(stateDir, alertsFile), &st); err != nil {
+		return AlertState{}, fmt.Errorf("%w; alerts start over", err)
 	}
 	return st, nil
 }
 
 // SaveAlertState writes state_dir/alerts.json atomically.
 func SaveAlertState(stateDir string, st AlertState) error {
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(stateDir, alertsFile), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("reconciler: %w", err)
-	}
-	return nil
+	return writeJSON(filepath.Join(stateDir, alertsFile), st)
 }
