@@ -83,22 +83,24 @@ func (r *Reconciler) Observe(ctx context.Context, s *spec.Spec) (*Observed, erro
 	obs, err := Observe(ctx, s, r.driverList(), st, r.readSockets())
 	if obs != nil {
 		obs.StateProblem = stateProblem
-		// What the alerts, as the running agent last evaluated them, ask of
-		// the servers: a plan by hand shows it (the agent evaluates afresh and
-		// sets its own). With no agent running, nothing evaluates them: a plan
-		// by hand converges to the spec alone, and undoes what they held.
-		if as, err := LoadAlertState(s.Agent.StateDir); err == nil && as.Agent != nil && as.Agent.Matches() {
-			obs.AlertActions = alerts.Decide(s, as.Series, &as.Memory, r.now())
-		}
 	}
 	return obs, err
 }
 
 // Plan observes the host and plans the way to s. It changes nothing.
+//
+// It plans what the alerts, as the running agent last evaluated them, ask of
+// the servers, so that a plan by hand (or the agent's /v1/plan) shows it.
+// With no agent running nothing evaluates them: a plan by hand converges to
+// the spec alone, and undoes what they held. The agent's own passes observe
+// and evaluate afresh instead.
 func (r *Reconciler) Plan(ctx context.Context, s *spec.Spec) (*Plan, *Observed, error) {
 	obs, err := r.Observe(ctx, s)
 	if err != nil {
 		return nil, nil, err
+	}
+	if as, err := LoadAlertState(s.Agent.StateDir); err == nil && as.Agent != nil && as.Agent.Matches() {
+		obs.AlertActions = alerts.Decide(s, as.Series, &as.Memory, r.now())
 	}
 	return MakePlan(s, obs, r.now()), obs, nil
 }
