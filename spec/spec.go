@@ -39,6 +39,16 @@ func (s *Spec) Server(name string) *Server {
 	return nil
 }
 
+// Alert returns the alert with the given name, or nil.
+func (s *Spec) Alert(name string) *Alert {
+	for _, a := range s.Alerts {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
 // PortRange returns the port range with the given name, or nil.
 func (s *Spec) PortRange(name string) *PortRange {
 	for _, r := range s.PortRanges {

@@ -442,7 +442,7 @@ func (a *Agent) pass(ctx context.Context) {
 	}
 	now := time.Now()
 	a.usage.sample(ctx, a.drv, obs.Instances, obs.Host)
-	alertWake := a.evaluate(s, obs, now) // sets obs.AlertActions: the plan carries them out
+	host, alertWake := a.evaluate(s, obs, now) // sets obs.AlertActions: the plan carries them out
 	p := reconciler.MakePlan(s, obs, now)
 	// A listener that keeps dying right after it starts is failing.
 	for _, c := range p.Changes {
@@ -533,7 +533,7 @@ func (a *Agent) pass(ctx context.Context) {
 	// between passes watch for it (lookAgain).
 	a.waitingChanges = p.Waiting > 0 || len(p.Draining) > 0
 	a.lookWhileWaiting()
-	a.updateStatus(s, p, obs, changed)
+	a.updateStatus(s, p, obs, changed, host)
 }
 
 func hasProblem(p *reconciler.Plan, name string) bool {
@@ -556,7 +556,7 @@ func (a *Agent) setErr(name, msg string) {
 }
 
 // updateStatus rebuilds Status and the server metrics after a pass.
-func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.Observed, changed map[string]reconciler.Outcome) {
+func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.Observed, changed map[string]reconciler.Outcome, host map[string]float64) {
 	problems := map[string]string{}
 	for _, pr := range p.Problems {
 		problems[pr.Server] = pr.Error
@@ -572,7 +572,6 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 			instances[name] = *o.Instance
 		}
 	}
-	host := a.alerting.last.Host
 	alertList := alertStatuses(s, a.alerting.state.Series)
 
 	a.mu.Lock()
@@ -626,7 +625,8 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 		if until, waiting := a.back.waiting(srv.Name); waiting && ss.State != "up" {
 			ss.State, ss.RetryAt = "backoff", until.UTC()
 		}
-		ss.CPUPercent, ss.MemoryBytes = a.usage.of(srv.Name)
+		u, _ := a.usage.get(srv.Name)
+		ss.CPUPercent, ss.MemoryBytes = u.cpuPercent, u.rss
 		add(ss)
 	}
 	for _, in := range obs.Instances {

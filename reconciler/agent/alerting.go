@@ -41,8 +41,6 @@ type alerting struct {
 	host  string
 	// notifiers run by name; each has its own goroutine.
 	notifiers map[string]*runningNotifier
-	// last are the samples of the last pass.
-	last alerts.Samples
 	// gone are the resolutions of series whose rule was removed while they
 	// fired, for the notifiers.
 	gone []notify.Alert
@@ -63,11 +61,17 @@ func removedRules(st reconciler.AlertState, s *spec.Spec, now time.Time) []notif
 		if kept[se.Alert] || se.State != alerts.Firing || !known {
 			continue
 		}
-		out = append(out, notify.Alert{Name: se.Alert, Server: se.Server, Range: se.Range, Metric: l.Metric, Op: se.Op,
-			Value: se.Value, Threshold: se.Threshold, Action: l.Action, Severity: l.Severity, State: alerts.Resolved,
-			StartsAt: se.FiredAt, EndsAt: now})
+		se.State, se.ResolvedAt = alerts.Resolved, now
+		out = append(out, toNotify(se, l))
 	}
 	return out
+}
+
+// toNotify is series se of a rule labelled l, as notifiers send it.
+func toNotify(se alerts.Series, l reconciler.RuleLabels) notify.Alert {
+	return notify.Alert{Name: se.Alert, Server: se.Server, Range: se.Range, Metric: l.Metric, Op: se.Op,
+		Value: se.Value, Threshold: se.Threshold, Action: l.Action, Severity: l.Severity, State: se.State,
+		StartsAt: se.FiredAt, EndsAt: se.ResolvedAt}
 }
 
 type runningNotifier struct {
@@ -159,25 +163,22 @@ func (a *Agent) samples(s *spec.Spec, obs *reconciler.Observed) alerts.Samples {
 }
 
 // evaluate evaluates the alerts on what a pass observed and sets what they
-// ask of the servers as obs.AlertActions, for the plan. It returns when an
-// alert next changes by the clock alone (zero: not before the next pass).
-func (a *Agent) evaluate(s *spec.Spec, obs *reconciler.Observed, now time.Time) time.Time {
+// ask of the servers as obs.AlertActions, for the plan. It returns the host's
+// samples, and when an alert next changes by the clock alone (zero: not
+// before the next pass).
+func (a *Agent) evaluate(s *spec.Spec, obs *reconciler.Observed, now time.Time) (host map[string]float64, next time.Time) {
 	al := a.alerting
-	al.last = a.samples(s, obs)
+	samples := a.samples(s, obs)
 	al.gone = append(al.gone, removedRules(al.state, s, now)...)
-	al.state.Series = alerts.Eval(s.Alerts, al.last, al.state.Series, now)
+	al.state.Series = alerts.Eval(s.Alerts, samples, al.state.Series, now)
 	al.state.Rules = make(map[string]reconciler.RuleLabels, len(s.Alerts))
 	for _, r := range s.Alerts {
 		al.state.Rules[r.Name] = reconciler.RuleLabels{Metric: r.Metric, Action: r.Action, Severity: r.Severity}
 	}
 	obs.AlertActions = alerts.Decide(s, al.state.Series, &al.state.Memory, now)
-	rules := map[string]*spec.Alert{}
-	for _, r := range s.Alerts {
-		rules[r.Name] = r
-	}
 	for _, se := range al.state.Series {
 		if se.State == alerts.Firing && se.FiredAt.Equal(now) {
-			r := rules[se.Alert]
+			r := s.Alert(se.Alert)
 			a.log.Warn("alert firing", "alert", se.Alert, "server", se.Server, "range", se.Range, "summary", alerts.Summary(r, se), "action", r.Action)
 			if r.Action == alerts.ActionNotify {
 				a.m.alertActions.WithLabelValues(se.Alert, alerts.ActionNotify).Inc()
@@ -187,11 +188,7 @@ func (a *Agent) evaluate(s *spec.Spec, obs *reconciler.Observed, now time.Time) 
 			a.log.Info("alert resolved", "alert", se.Alert, "server", se.Server, "range", se.Range)
 		}
 	}
-	next := alerts.NextChange(s.Alerts, al.state.Series)
-	if h := al.state.Memory.HoldUntil(s, now); !h.IsZero() && (next.IsZero() || h.Before(next)) {
-		next = h
-	}
-	return next
+	return samples.Host, alerts.NextChange(s, al.state.Series, al.state.Memory, now)
 }
 
 // stateKey is st without its series' values: what decides whether it is
@@ -203,16 +200,6 @@ func stateKey(st reconciler.AlertState) []byte {
 	}
 	b, _ := json.Marshal(st)
 	return b
-}
-
-// actionOf returns the action of the alert a change was made for.
-func actionOf(s *spec.Spec, c reconciler.Change) string {
-	for _, r := range s.Alerts {
-		if r.Name == c.Alert {
-			return r.Action
-		}
-	}
-	return ""
 }
 
 // afterApply notes what the pass's changes did for the alerts: restarts done,
@@ -236,7 +223,7 @@ func (a *Agent) afterApply(ctx context.Context, s *spec.Spec, res *reconciler.Re
 		if c.Alert == "" || c.Action == reconciler.Drain || c.Action == reconciler.Evict {
 			continue
 		}
-		action := actionOf(s, c)
+		action := al.state.Rules[c.Alert].Action
 		a.m.alertActions.WithLabelValues(c.Alert, action).Inc()
 		a.log.Info("alert action taken", "alert", c.Alert, "action", action, "server", c.Server, "change", c.Action, "reason", c.Reason)
 	}
@@ -286,19 +273,11 @@ func (a *Agent) notify(ctx context.Context, s *spec.Spec) {
 		al.gone = nil // nobody heard them fire
 		return
 	}
-	rules := map[string]*spec.Alert{}
-	for _, r := range s.Alerts {
-		rules[r.Name] = r
-	}
 	var out []notify.Alert
 	for _, se := range al.state.Series {
-		r := rules[se.Alert]
-		if r == nil || se.State == alerts.Pending {
-			continue
+		if l, ok := al.state.Rules[se.Alert]; ok && se.State != alerts.Pending {
+			out = append(out, toNotify(se, l))
 		}
-		out = append(out, notify.Alert{Name: se.Alert, Server: se.Server, Range: se.Range, Metric: r.Metric, Op: se.Op,
-			Value: se.Value, Threshold: se.Threshold, Action: r.Action, Severity: r.Severity, State: se.State,
-			StartsAt: se.FiredAt, EndsAt: se.ResolvedAt})
 	}
 	out = append(out, al.gone...)
 	al.gone = nil

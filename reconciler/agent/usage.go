@@ -73,12 +73,6 @@ func (u *usage) sample(ctx context.Context, ds map[string]drivers.Driver, instan
 	u.prev, u.now = prev, next
 }
 
-// of returns a server's last figures (zero when it has none).
-func (u *usage) of(name string) (cpuPercent float64, rss uint64) {
-	s, _ := u.get(name)
-	return s.cpuPercent, s.rss
-}
-
 // get returns a server's last figures, and whether its driver gave any.
 func (u *usage) get(name string) (serverUsage, bool) {
 	u.mu.Lock()

@@ -43,33 +43,12 @@ type Memory struct {
 	// Restarts are the restarts asked for and not yet done, by server.
 	Restarts map[string]Directive `json:"restarts,omitempty"`
 	// Holds are the drains and reject_new under way, by "alert/action/server":
-	// each is held while its alert fires and for its cooldown from when it began.
-	Holds map[string]Hold `json:"holds,omitempty"`
-}
-
-// Hold is a drain or reject_new under way.
-type Hold struct {
-	Directive
-	Since time.Time `json:"since"`
+	// each is held while its alert fires and for its cooldown from when it
+	// began, which is its Last.
+	Holds map[string]Directive `json:"holds,omitempty"`
 }
 
 func memKey(alert, action, server string) string { return alert + "/" + action + "/" + server }
-
-// Clone returns a deep copy of m, for a caller that must not change m (a plan
-// made to be shown).
-func (m Memory) Clone() Memory {
-	out := Memory{Last: map[string]time.Time{}, Restarts: map[string]Directive{}, Holds: map[string]Hold{}}
-	for k, v := range m.Last {
-		out.Last[k] = v
-	}
-	for k, v := range m.Restarts {
-		out.Restarts[k] = v
-	}
-	for k, v := range m.Holds {
-		out.Holds[k] = v
-	}
-	return out
-}
 
 func (m *Memory) init() {
 	if m.Last == nil {
@@ -79,7 +58,7 @@ func (m *Memory) init() {
 		m.Restarts = map[string]Directive{}
 	}
 	if m.Holds == nil {
-		m.Holds = map[string]Hold{}
+		m.Holds = map[string]Directive{}
 	}
 }
 
@@ -110,10 +89,7 @@ func (m *Memory) Restarted(server string, now time.Time) {
 // servers globs match.
 func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive {
 	m.init()
-	rules := make(map[string]*spec.Alert, len(s.Alerts))
-	for _, r := range s.Alerts {
-		rules[r.Name] = r
-	}
+	rules := byName(s.Alerts)
 	declared := make(map[string]*spec.Server, len(s.Servers))
 	for _, srv := range s.Servers {
 		declared[srv.Name] = srv
@@ -125,20 +101,17 @@ func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive
 		if r == nil || se.State != Firing || r.Action == ActionNotify {
 			continue
 		}
-		for _, server := range targets(r, se, s) {
+		for _, server := range targets(r, se, s, declared) {
 			d := Directive{Alert: r.Name, Action: r.Action, Server: server, Why: Summary(r, se)}
 			k := memKey(r.Name, r.Action, server)
 			last, acted := m.Last[k]
 			due := !acted || now.Sub(last) >= r.Cooldown
 			switch r.Action {
 			case ActionDrain, ActionRejectNew:
-				h, ok := m.Holds[k]
-				if !ok {
-					h.Since = now
+				if _, ok := m.Holds[k]; !ok {
 					m.Last[k] = now
 				}
-				h.Directive = d
-				m.Holds[k] = h
+				m.Holds[k] = d
 				held[k] = true
 			case ActionRestart:
 				if _, asked := m.Restarts[server]; !asked && due {
@@ -165,11 +138,11 @@ func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive
 		case r == nil || r.Action != h.Action || declared[h.Server] == nil || !r.Watches(h.Server):
 			delete(m.Holds, k) // the rule or the server is gone, and with it what it asked
 			continue
-		case now.Sub(h.Since) >= r.Cooldown:
+		case now.Sub(m.Last[k]) >= r.Cooldown:
 			delete(m.Holds, k)
 			continue
 		}
-		out = append(out, h.Directive)
+		out = append(out, h)
 	}
 	for server, d := range m.Restarts {
 		if r := rules[d.Alert]; r == nil || r.Action != ActionRestart || declared[server] == nil || !r.Watches(server) {
@@ -200,31 +173,11 @@ func Decide(s *spec.Spec, series []Series, m *Memory, now time.Time) []Directive
 	return out
 }
 
-// HoldUntil returns when the earliest hold in m may end by its cooldown
-// alone, if that is after now (zero when none): a pass is due then, to
-// undrain. A hold past its cooldown lasts as long as its alert fires, which
-// the alert's own evaluation times.
-func (m *Memory) HoldUntil(s *spec.Spec, now time.Time) time.Time {
-	var at time.Time
-	for _, h := range m.Holds {
-		for _, r := range s.Alerts {
-			if r.Name == h.Alert {
-				if t := h.Since.Add(r.Cooldown); t.After(now) && (at.IsZero() || t.Before(at)) {
-					at = t
-				}
-			}
-		}
-	}
-	return at
-}
-
 // targets are the declared servers an action of r for series se acts on.
-func targets(r *spec.Alert, se Series, s *spec.Spec) []string {
+func targets(r *spec.Alert, se Series, s *spec.Spec, declared map[string]*spec.Server) []string {
 	if se.Server != "" {
-		for _, srv := range s.Servers {
-			if srv.Name == se.Server && r.Watches(srv.Name) {
-				return []string{srv.Name}
-			}
+		if declared[se.Server] != nil && r.Watches(se.Server) {
+			return []string{se.Server}
 		}
 		return nil
 	}
@@ -258,4 +211,13 @@ func evictCount(r *spec.Alert, se Series, srv *spec.Server) int {
 		return max(int(math.Round(se.Value*m))-int(math.Floor(*r.Above*m)), 1)
 	}
 	return 1
+}
+
+// byName indexes rules by name.
+func byName(rules []*spec.Alert) map[string]*spec.Alert {
+	out := make(map[string]*spec.Alert, len(rules))
+	for _, r := range rules {
+		out[r.Name] = r
+	}
+	return out
 }

@@ -136,17 +136,17 @@ func TestDecideRestartTakenBack(t *testing.T) {
 	}
 }
 
-// TestHoldUntil: a pass is due when a hold's cooldown ends, not at once for
+// TestHoldUntil (NextChange): a pass is due when a hold's cooldown ends, not at once for
 // a hold whose cooldown has passed and whose alert still fires.
 func TestHoldUntil(t *testing.T) {
 	drain := &spec.Alert{Name: "mem", Metric: "host.memory_percent", Above: num(90), Action: ActionDrain, Cooldown: time.Minute, Servers: []string{"a"}}
 	s := specWith(drain, "a")
 	var m Memory
 	Decide(s, []Series{{Alert: "mem", State: Firing}}, &m, t0)
-	if got := m.HoldUntil(s, t0.Add(time.Second)); !got.Equal(t0.Add(time.Minute)) {
-		t.Errorf("HoldUntil = %s; want t0+1m", got)
+	if got := NextChange(s, nil, m, t0.Add(time.Second)); !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("NextChange = %s; want t0+1m", got)
 	}
-	if got := m.HoldUntil(s, t0.Add(2*time.Minute)); !got.IsZero() {
-		t.Errorf("HoldUntil after the cooldown = %s; want zero (no pass needed for it)", got)
+	if got := NextChange(s, nil, m, t0.Add(2*time.Minute)); !got.IsZero() {
+		t.Errorf("NextChange after the cooldown = %s; want zero (no pass needed for it)", got)
 	}
 }

@@ -214,36 +214,40 @@ func Summary(r *spec.Alert, se Series) string {
 	case se.Range != "":
 		of = " of " + se.Range
 	}
-	return fmt.Sprintf("%s%s is %s, %s %s", r.Metric, of, formatValue(se.Value), se.Op, formatValue(se.Threshold))
+	return fmt.Sprintf("%s%s is %s, %s %s", r.Metric, of, FormatValue(se.Value), se.Op, FormatValue(se.Threshold))
 }
 
-// formatValue shows a sample without float noise: 93.1, 5, 0.75.
-func formatValue(v float64) string {
+// FormatValue shows a sample without float noise: 93.1, 5, 0.75.
+func FormatValue(v float64) string {
 	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }
 
-// NextChange returns when a series may next change state by the clock alone
-// (a pending one reaching its `for`, a firing one's keep_firing_for running
-// out), or zero: an evaluation is due then.
-func NextChange(rules []*spec.Alert, series []Series) time.Time {
-	byName := make(map[string]*spec.Alert, len(rules))
-	for _, r := range rules {
-		byName[r.Name] = r
-	}
+// NextChange returns when an evaluation is next due by the clock alone, after
+// now (zero: none): a pending series reaching its `for`, a firing one's
+// keep_firing_for running out, or a hold of m (a drain, a reject_new)
+// reaching the end of its cooldown. A hold past its cooldown lasts while its
+// alert fires, which the alert's own evaluation times.
+func NextChange(s *spec.Spec, series []Series, m Memory, now time.Time) time.Time {
+	rules := byName(s.Alerts)
 	var at time.Time
 	soon := func(t time.Time) {
-		if at.IsZero() || t.Before(at) {
+		if t.After(now) && (at.IsZero() || t.Before(at)) {
 			at = t
 		}
 	}
-	for _, s := range series {
-		r := byName[s.Alert]
+	for _, se := range series {
+		r := rules[se.Alert]
 		switch {
 		case r == nil:
-		case s.State == Pending:
-			soon(s.ActiveAt.Add(r.For))
-		case s.State == Firing && !s.KeepFiringSince.IsZero():
-			soon(s.KeepFiringSince.Add(r.KeepFiringFor))
+		case se.State == Pending:
+			soon(se.ActiveAt.Add(r.For))
+		case se.State == Firing && !se.KeepFiringSince.IsZero():
+			soon(se.KeepFiringSince.Add(r.KeepFiringFor))
+		}
+	}
+	for k, h := range m.Holds {
+		if r := rules[h.Alert]; r != nil {
+			soon(m.Last[k].Add(r.Cooldown))
 		}
 	}
 	return at

@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
 )
 
 // States of an Alert, as package alerts names them.
@@ -347,11 +347,6 @@ func summary(a Alert) string {
 	case a.Range != "":
 		s.WriteString(" on range " + a.Range)
 	}
-	fmt.Fprintf(&s, " is %s, %s %s (action %s)", number(a.Value), a.Op, number(a.Threshold), a.Action)
+	fmt.Fprintf(&s, " is %s, %s %s (action %s)", alerts.FormatValue(a.Value), a.Op, alerts.FormatValue(a.Threshold), a.Action)
 	return s.String()
-}
-
-// number formats v for people: at most two decimals, no exponent.
-func number(v float64) string {
-	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }
