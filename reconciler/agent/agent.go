@@ -462,10 +462,9 @@ func (a *Agent) pass(ctx context.Context) {
 			delete(a.quick, in.Name)
 		}
 	}
-	a.wakeAt = p.WakeAt // a drain_timeout that passes needs no other event
-	if !alertWake.IsZero() && (a.wakeAt.IsZero() || alertWake.Before(a.wakeAt)) {
-		a.wakeAt = alertWake // nor does an alert's for, keep_firing_for or cooldown
-	}
+	// A drain_timeout that passes needs no other event, nor does an
+	// alert's for, keep_firing_for or cooldown.
+	a.wakeAt = earliest(p.WakeAt, alertWake)
 	for _, d := range a.drv {
 		if rr, ok := d.(drivers.RefusalReporter); ok {
 			for _, r := range rr.Refusals(ctx, obs.Instances, obs.Host) {
@@ -527,12 +526,11 @@ func (a *Agent) pass(ctx context.Context) {
 		result = "error"
 	}
 	a.afterApply(ctx, s, res, now)
-	a.limitSessions(ctx, s, obs, res)
 	// A change that waits for sessions to end (a replace or a removal after
 	// a drain) is carried out soon after the last one ends: the looks
 	// between passes watch for it (lookAgain).
 	a.waitingChanges = p.Waiting > 0 || len(p.Draining) > 0
-	a.lookWhileWaiting()
+	a.limitSessions(ctx, s, obs, res)
 	a.updateStatus(s, p, obs, changed, host)
 }
 

@@ -144,11 +144,7 @@ func (e *enforcer) decide(now time.Time, lim map[string]limits, looked map[strin
 	for _, s := range sessions {
 		byServer[s.Server] = append(byServer[s.Server], s)
 	}
-	soon := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
+	soon := func(t time.Time) { next = earliest(next, t) }
 	present := make(map[sessionKey]bool, len(sessions))
 	for server := range looked {
 		prev, seenBefore := e.lastLook[server]
@@ -272,8 +268,8 @@ func (e *enforcer) leftoversDue(now time.Time, looked map[string]bool, leftovers
 		}
 		if now.Sub(first) >= leftoverGrace {
 			due = append(due, l)
-		} else if at := first.Add(leftoverGrace); next.IsZero() || at.Before(next) {
-			next = at
+		} else {
+			next = earliest(next, first.Add(leftoverGrace))
 		}
 	}
 	for l := range e.leftovers {
@@ -330,9 +326,7 @@ func (a *Agent) enforce(ctx context.Context, s *spec.Spec, looked map[string]boo
 	now := time.Now()
 	todo, next := a.enf.decide(now, limitsOf(s), looked, sessions)
 	due, nextLeft := a.enf.leftoversDue(now, looked, leftovers)
-	if !nextLeft.IsZero() && (next.IsZero() || nextLeft.Before(next)) {
-		next = nextLeft
-	}
+	next = earliest(next, nextLeft)
 	acted := false
 	for _, l := range due {
 		ended, err := drivers.EndLeftover(ctx, l, closeGrace)
@@ -395,23 +389,11 @@ func (a *Agent) lookAgain(ctx context.Context) {
 	}
 	before := a.withSessions
 	a.enforceOn(ctx, a.current(), before, a.rec.Sessions(ctx, before))
-	a.lookWhileWaiting()
 	// A server whose last session ended may have a change waiting for it (a
 	// replace or removal after a drain, a restart an alert asked for): a
 	// pass now, rather than at the next resync.
 	if len(a.withSessions) < len(before) {
 		a.poke()
-	}
-}
-
-// lookWhileWaiting makes the next look between passes due within
-// waitingLookEvery while a change waits for sessions to end.
-func (a *Agent) lookWhileWaiting() {
-	if !a.waitingChanges {
-		return
-	}
-	if at := time.Now().Add(waitingLookEvery); a.nextLook.IsZero() || at.Before(a.nextLook) {
-		a.nextLook = at
 	}
 }
 
@@ -460,6 +442,9 @@ func (a *Agent) enforceOn(ctx context.Context, s *spec.Spec, instances []drivers
 		has[l.Server] = true
 	}
 	a.nextLook = a.enforce(ctx, s, looked, look.Sessions, look.Leftovers)
+	if a.waitingChanges { // a change waits for sessions to end: watch for it
+		a.nextLook = earliest(a.nextLook, time.Now().Add(waitingLookEvery))
+	}
 	var withSessions []drivers.Instance
 	for _, in := range instances {
 		if has[in.Name] {

@@ -76,6 +76,14 @@ func (b *backoff) waiting(name string) (time.Time, bool) {
 	return u, true
 }
 
+// earliest returns the earlier of a and b, where zero means "none".
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
 // next returns the earliest time a backing-off server may be tried again.
 func (b *backoff) next() (time.Time, bool) {
 	b.mu.Lock()

@@ -70,3 +70,19 @@ func TestBackoff(t *testing.T) {
 		}
 	})
 }
+
+func TestEarliest(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	t1 := t0.Add(time.Second)
+	for _, c := range []struct{ a, b, want time.Time }{
+		{time.Time{}, time.Time{}, time.Time{}},
+		{t0, time.Time{}, t0},
+		{time.Time{}, t0, t0},
+		{t1, t0, t0},
+		{t0, t1, t0},
+	} {
+		if got := earliest(c.a, c.b); !got.Equal(c.want) {
+			t.Errorf("earliest(%s, %s) = %s; want %s", c.a, c.b, got, c.want)
+		}
+	}
+}
