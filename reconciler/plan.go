@@ -167,7 +167,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 		case in.Driver != srv.Driver:
 			reason := fmt.Sprintf("driver: %s -> %s", in.Driver, srv.Driver)
 			diffs := []Diff{{Field: "driver", Before: in.Driver, After: srv.Driver, ForcesReplacement: true}}
-			hold, end := p.holdReplace(obs, ix, in, sessions, reason, diffs, now, false)
+			hold, end := p.holdReplace(obs, ix, in, sessions, reason, diffs, now, "")
 			if hold {
 				break
 			}
@@ -190,7 +190,7 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 			restart, asked := acts[alerts.ActionRestart]
 			switch {
 			case len(cfg) > 0:
-				hold, end := p.holdReplace(obs, ix, in, sessions, reasonOf(cfg), cfg, now, false)
+				hold, end := p.holdReplace(obs, ix, in, sessions, reasonOf(cfg), cfg, now, "")
 				if hold {
 					break
 				}
@@ -200,12 +200,8 @@ func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
 				// A restart an alert asked for drains first when the server
 				// has sessions, whatever its driver (see alerts.Decide).
 				reason := fmt.Sprintf("alert %s asks for a restart: %s", restart.Alert, restart.Why)
-				before := len(p.Changes)
-				hold, end := p.holdReplace(obs, ix, in, sessions, reason, nil, now, true)
+				hold, end := p.holdReplace(obs, ix, in, sessions, reason, nil, now, restart.Alert)
 				if hold {
-					if len(p.Changes) > before {
-						p.Changes[before].Alert = restart.Alert // the drain begins now
-					}
 					break
 				}
 				p.add(Change{Server: srv.Name, Driver: srv.Driver, Action: Replace, Before: in, After: &want, Sessions: sessions, End: end,
@@ -340,10 +336,10 @@ func (p *Plan) wake(t time.Time) {
 // the replace goes ahead and ends the sessions it returns. The server keeps
 // its port while it waits; the replace takes the spec's.
 //
-// With drainFirst, the server drains first even when its driver could keep
-// its sessions through the replace (a restart an alert asked for).
-func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessions int, reason string, diffs []Diff, now time.Time, drainFirst bool) (bool, []drivers.Session) {
-	if sessions == 0 || (!drainFirst && ix.keepsSessions(obs, in)) {
+// A restart that alert asked for (alert not "") drains first even when the
+// driver could keep the sessions through the replace; the drain names it.
+func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessions int, reason string, diffs []Diff, now time.Time, alert string) (bool, []drivers.Session) {
+	if sessions == 0 || (alert == "" && ix.keepsSessions(obs, in)) {
 		return false, nil
 	}
 	timeout := time.Duration(in.Settings.DrainTimeout)
@@ -353,11 +349,11 @@ func (p *Plan) holdReplace(obs *Observed, ix *index, in *drivers.Instance, sessi
 		p.wake(now.Add(timeout))
 		why := fmt.Sprintf("must be replaced (%s), which would end its %s%s on the %s driver: it drains first, "+
 			"and the replace follows when they end or drain_timeout (%s) passes", reason, describeSessions(sessions), whose(ix.sessions[in.Name]), in.Driver, timeout)
-		if drainFirst {
+		if alert != "" {
 			why = fmt.Sprintf("%s; it has %s%s, so it drains first, and the restart follows when they end or drain_timeout (%s) passes",
 				reason, describeSessions(sessions), whose(ix.sessions[in.Name]), timeout)
 		}
-		p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Then: Replace, Before: in, Sessions: sessions, Diffs: diffs, Reason: why})
+		p.add(Change{Server: in.Name, Driver: in.Driver, Action: Drain, Then: Replace, Before: in, Sessions: sessions, Diffs: diffs, Reason: why, Alert: alert})
 		return true, nil
 	}
 	if p.Draining == nil {
