@@ -107,8 +107,12 @@ func TestEval(t *testing.T) {
 			{70 * time.Second, servers("server.up", map[string]float64{"b": 1, "c": 0}), "down/a=resolved down/c=firing"},
 			{2 * time.Minute, servers("server.up", map[string]float64{"a": 0, "b": 1, "c": 0}), "down/a=firing down/c=firing"},
 		}},
-		{"a metric with no sample makes no series", []*spec.Alert{mem, full}, []step{
-			{0, Samples{}, ""},
+		{"a metric with no sample makes no series, not a series of 0 (which these below rules would fire on)", []*spec.Alert{
+			{Name: "idle", Metric: "host.load1", Below: num(1)},
+			{Name: "down", Metric: "server.up", Below: num(1)},
+			free,
+		}, []step{
+			{0, Samples{Host: map[string]float64{}, Servers: map[string]map[string]float64{"a": {"server.sessions": 2}}}, ""},
 		}},
 	}
 	for _, c := range cases {
