@@ -63,13 +63,10 @@ var (
 // parseCommAndStart reads the command name and start time from the text of
 // /proc/PID/stat; a zombie's, or a dead process's, is ErrNoProcess.
 func parseCommAndStart(b []byte) (string, uint64, error) {
-	// The command name (field 2) is in parentheses and may hold spaces and
-	// parentheses itself: count fields from the last ')'.
-	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if i < 0 || j < i {
+	comm, named, f, ok := splitStat(b)
+	if !ok || !named {
 		return "", 0, errMalformedStat
 	}
-	f := bytes.Fields(b[j+1:])
 	// f[0] is field 3 (state), so field 22 is f[19].
 	if len(f) < 20 {
 		return "", 0, errShortStat
@@ -78,7 +75,22 @@ func parseCommAndStart(b []byte) (string, uint64, error) {
 		return "", 0, ErrNoProcess // a zombie has no listener left
 	}
 	st, err := strconv.ParseUint(string(f[19]), 10, 64)
-	return string(b[i+1 : j]), st, err
+	return comm, st, err
+}
+
+// splitStat splits a /proc/PID/stat line into the command name (field 2),
+// which is in parentheses and may hold spaces and parentheses itself, and
+// the fields after the last ')', from field 3 (state) on. named is false
+// when no '(' comes before that ')'; ok is false when there is no ')'.
+func splitStat(b []byte) (comm string, named bool, fields [][]byte, ok bool) {
+	j := bytes.LastIndexByte(b, ')')
+	if j < 0 {
+		return "", false, nil, false
+	}
+	if i := bytes.IndexByte(b, '('); i >= 0 && i < j {
+		comm, named = string(b[i+1:j]), true
+	}
+	return comm, named, bytes.Fields(b[j+1:]), true
 }
 
 // Exe returns the path of the process's executable.
@@ -185,18 +197,10 @@ func Snapshot() (*Procs, error) {
 // /proc/PID/stat. It reports false for a zombie (which holds nothing any
 // more), a dead process, and a line too short to read.
 func parseStat(pid int, b []byte) (Stat, bool) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return Stat{}, false
-	}
-	fs := bytes.Fields(b[i+1:])
+	comm, _, fs, ok := splitStat(b)
 	// fs[0] is field 3; ppid is field 4, utime 14, stime 15, start 22, rss 24.
-	if len(fs) < 22 || string(fs[0]) == "Z" || string(fs[0]) == "X" {
+	if !ok || len(fs) < 22 || string(fs[0]) == "Z" || string(fs[0]) == "X" {
 		return Stat{}, false
-	}
-	comm := ""
-	if j := bytes.IndexByte(b, '('); j >= 0 && j < i {
-		comm = string(b[j+1 : i])
 	}
 	ppid, _ := strconv.Atoi(string(fs[1]))
 	ut, _ := strconv.ParseUint(string(fs[11]), 10, 64)

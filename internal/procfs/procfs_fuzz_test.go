@@ -22,9 +22,6 @@ func FuzzStat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, ok := parseStat(7, b)
 		comm, start, err := parseCommAndStart(b)
-		if ok && s.PID != 7 {
-			t.Fatalf("pid %d; the snapshot names it 7", s.PID)
-		}
 		if errors.Is(err, ErrNoProcess) && ok {
 			t.Fatalf("a zombie for identities, process %+v for the snapshot", s)
 		}
