@@ -145,6 +145,20 @@ func (a *runningAgent) status(t *testing.T) map[string]any {
 	return st
 }
 
+// listed returns the entry called name in /v1/status's list ("servers" or
+// "alerts"), and whether there is one: a check of an entry must fail when
+// the entry is missing, not pass by never running.
+func (a *runningAgent) listed(t *testing.T, list, name string) (map[string]any, bool) {
+	t.Helper()
+	entries, _ := a.status(t)[list].([]any)
+	for _, x := range entries {
+		if e := x.(map[string]any); e["name"] == name {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
 func (a *runningAgent) metric(t *testing.T, name string) string {
 	t.Helper()
 	_, body := a.get(t, "/metrics", "")

@@ -87,9 +87,12 @@ func TestAlertActions(t *testing.T) {
 	// server.memory_bytes of a process server counts its sessions: two
 	// desktops hold tens of MiB; c, with none, far less.
 	mem := map[string]float64{}
-	for _, x := range a.status(t)["servers"].([]any) {
-		srv := x.(map[string]any)
-		mem[srv["name"].(string)], _ = srv["memory_bytes"].(float64)
+	for _, name := range []string{"a", "c"} {
+		srv, ok := a.listed(t, "servers", name)
+		if !ok {
+			t.Fatalf("%s is not in /v1/status", name)
+		}
+		mem[name], _ = srv["memory_bytes"].(float64)
 	}
 	if mem["a"] < 40<<20 || mem["c"] == 0 || mem["c"] > mem["a"]/2 {
 		t.Errorf("memory_bytes: a (two desktops) %.0f, c (none) %.0f", mem["a"], mem["c"])
@@ -187,18 +190,12 @@ func TestAlertActions(t *testing.T) {
 		}
 		// Status and metrics are set as the pass that restarted c ends, a
 		// moment after c answers.
-		var alertList any
 		waitFor(t, 5*time.Second, "/v1/status to show alert restart firing, with since", func() bool {
-			alertList = a.status(t)["alerts"]
-			for _, x := range alertList.([]any) {
-				if al := x.(map[string]any); al["name"] == "restart" {
-					return al["state"] == "firing" && al["since"] != nil
-				}
-			}
-			return false
+			al, ok := a.listed(t, "alerts", "restart")
+			return ok && al["state"] == "firing" && al["since"] != nil
 		})
 		if got := a.metric(t, `lucid_rdp_alert_firing{alert="restart"}`); got != "1" {
-			t.Errorf("alert_firing{restart} = %q; want 1 (status: %v)", got, alertList)
+			t.Errorf("alert_firing{restart} = %q; want 1", got)
 		}
 		// Passes go on (each sessions call is one): a stays drained while
 		// bert's session lasts; it is neither started again nor restarted.
@@ -306,11 +303,8 @@ alert "mem" {
 	waitFor(t, 5*time.Second, "notifications_total{am,ok} to be 2 (firing, resolved)", func() bool {
 		return a.metric(t, `lucid_rdp_notifications_total{notifier="am",result="ok"}`) == "2"
 	})
-	st := a.status(t)
-	for _, x := range st["alerts"].([]any) {
-		if al := x.(map[string]any); al["name"] == "mem" && al["state"] != "inactive" {
-			t.Errorf("status shows mem %v after it resolved", al["state"])
-		}
+	if al, ok := a.listed(t, "alerts", "mem"); !ok || al["state"] != "inactive" {
+		t.Errorf("status shows mem as %v (listed: %v) after it resolved; want inactive", al["state"], ok)
 	}
 
 	// It fires again, and the alert is removed from the spec while it fires:

@@ -96,8 +96,18 @@ type rdpClient struct {
 	exited chan struct{} // closed once it has exited and been reaped
 }
 
-// exitsWithin reports whether the client exits within limit.
+// exitsWithin reports whether the client exits within limit (0: whether
+// it has exited already). An exit is looked for first: a select over it and
+// a timer that is already due would pick either at random.
 func (c *rdpClient) exitsWithin(limit time.Duration) bool {
+	select {
+	case <-c.exited:
+		return true
+	default:
+	}
+	if limit <= 0 {
+		return false
+	}
 	select {
 	case <-c.exited:
 		return true

@@ -434,12 +434,8 @@ server "kiosk" {
 	// No command and no reload: the agent notices the engine is back.
 	waitFor(t, 20*time.Second, "the kiosk to be converged again", func() bool { return probeOK(h.base + 2) })
 	waitFor(t, 5*time.Second, "status to show the kiosk up", func() bool {
-		for _, s := range a.status(t)["servers"].([]any) {
-			if m := s.(map[string]any); m["name"] == "kiosk" {
-				return m["state"] == "up"
-			}
-		}
-		return false
+		m, ok := a.listed(t, "servers", "kiosk")
+		return ok && m["state"] == "up"
 	})
 }
 
@@ -545,12 +541,10 @@ func TestDockerDesktopLogin(t *testing.T) {
 	})
 	// What the container uses, from its cgroup: a desktop session holds tens
 	// of MiB at least (this read 0 before the docker driver reported usage).
-	for _, x := range agent.status(t)["servers"].([]any) {
-		if srv := x.(map[string]any); srv["name"] == server {
-			if mem, _ := srv["memory_bytes"].(float64); mem < 20<<20 {
-				t.Errorf("status says %s uses %.0f bytes of memory with a desktop session in it", server, mem)
-			}
-		}
+	if srv, ok := agent.listed(t, "servers", server); !ok {
+		t.Errorf("%s is not in /v1/status", server)
+	} else if mem, _ := srv["memory_bytes"].(float64); mem < 20<<20 {
+		t.Errorf("status says %s uses %.0f bytes of memory with a desktop session in it", server, mem)
 	}
 	if got := agent.metric(t, fmt.Sprintf(`lucid_rdp_server_memory_bytes{server=%q}`, server)); got == "" || got == "0" {
 		t.Errorf("lucid_rdp_server_memory_bytes{server=%q} = %q", server, got)

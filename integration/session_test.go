@@ -151,10 +151,8 @@ func TestDrainTimeoutEndsSessions(t *testing.T) {
 	if _, ok := sessionOf(a.sessionsJSON(t), "t", "lucid-it-erin"); !ok || !runs(erin, "Xorg") || serverSideConns(t, h.base+2) != 1 {
 		t.Fatal("a session on another server was ended")
 	}
-	for _, s := range a.status(t)["servers"].([]any) {
-		if srv := s.(map[string]any); srv["name"] == "s" {
-			t.Fatalf("s is still in status after its drain ended: %v", srv)
-		}
+	if srv, ok := a.listed(t, "servers", "s"); ok {
+		t.Fatalf("s is still in status after its drain ended: %v", srv)
 	}
 }
 
