@@ -66,13 +66,7 @@ func FuzzRefusals(f *testing.F) {
 			t.Fatal(err)
 		}
 		var tail LogTail
-		read := func() []Refusal {
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return tail.Read("a", f)
-		}
+		read := func() []Refusal { return readTail(t, &tail, path) }
 		write := func(b []byte) {
 			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
@@ -99,16 +93,25 @@ func FuzzRefusals(f *testing.F) {
 }
 
 // FuzzXServerArgs: any arguments of an X server (its /proc/PID/cmdline,
-// split at NULs) give a display number without a panic; ":N" after argv[0]
-// gives N, whatever follows.
+// split at NULs) give a display number without a panic; ":N" as the first
+// argument that starts with ':' gives N, whatever comes before and after.
 func FuzzXServerArgs(f *testing.F) {
-	f.Add([]byte("/usr/lib/xorg/Xorg\x00:103\x00-auth\x00.Xauthority\x00-config\x00xrdp/xorg.conf\x00-noreset\x00-nolisten\x00tcp\x00-logfile\x00.xorgxrdp.%s.log\x00"), uint32(103))
-	f.Add([]byte("Xvnc\x00:10\x00-auth\x00.Xauthority\x00-geometry\x001280x800\x00"), uint32(10))
-	f.Fuzz(func(t *testing.T, cmdline []byte, n uint32) {
+	f.Add([]byte("/usr/lib/xorg/Xorg\x00:103\x00-auth\x00.Xauthority\x00-config\x00xrdp/xorg.conf\x00-noreset\x00-nolisten\x00tcp\x00-logfile\x00.xorgxrdp.%s.log\x00"), uint32(103), uint8(1))
+	f.Add([]byte("Xvnc\x00:10\x00-auth\x00.Xauthority\x00-geometry\x001280x800\x00"), uint32(10), uint8(3))
+	f.Fuzz(func(t *testing.T, cmdline []byte, n uint32, at uint8) {
 		args := strings.Split(string(cmdline), "\x00")
 		displayOf(args)
-		if got := displayOf(append([]string{"Xorg", ":" + strconv.FormatUint(uint64(n), 10)}, args...)); got != int(n) {
-			t.Fatalf("display :%d read as %d", n, got)
+		// Up to at arguments of the cmdline that are not displays, then :N.
+		withN := []string{"Xorg"}
+		for _, a := range args {
+			if len(withN) > int(at) || strings.HasPrefix(a, ":") {
+				break
+			}
+			withN = append(withN, a)
+		}
+		withN = append(append(withN, ":"+strconv.FormatUint(uint64(n), 10)), args...)
+		if got := displayOf(withN); got != int(n) {
+			t.Fatalf("display :%d read as %d in %q", n, got, withN)
 		}
 	})
 }

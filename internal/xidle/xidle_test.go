@@ -96,7 +96,9 @@ func TestIdleOfXServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if idle2 >= idle || idle2 > 500*time.Millisecond {
+	// Lower than before shows the reset: without it, idle only grows. (A
+	// bound in wall time would flake on a loaded machine.)
+	if idle2 >= idle {
 		t.Fatalf("idle %s just after input (was %s)", idle2, idle)
 	}
 }
