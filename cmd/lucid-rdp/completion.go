@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -25,17 +26,13 @@ var commandFlags = map[string][]string{
 var fileFlags = []string{"-config", "-out", "-token-file"}
 
 func runCompletion(args []string, stdout, stderr io.Writer) int {
-	usage := func() {
-		fmt.Fprint(stderr, `Usage: lucid-rdp completion bash|zsh
-
-Prints a script that completes lucid-rdp's commands, flags and files in your shell.
-
-Examples:
-  source <(lucid-rdp completion bash)                 # this bash; add it to ~/.bashrc to keep it
-  lucid-rdp completion bash > /etc/bash_completion.d/lucid-rdp
-  lucid-rdp completion zsh > "${fpath[1]}/_lucid-rdp"  # then start a new zsh
-`)
-	}
+	fs := flag.NewFlagSet("completion", flag.ContinueOnError)
+	help(fs, stderr, "completion bash|zsh",
+		"Prints a script that completes lucid-rdp's commands, flags and files in your shell.",
+		"source <(lucid-rdp completion bash)                 # this bash; add it to ~/.bashrc to keep it",
+		"lucid-rdp completion bash > /etc/bash_completion.d/lucid-rdp",
+		`lucid-rdp completion zsh > "${fpath[1]}/_lucid-rdp"  # then start a new zsh`)
+	usage := fs.Usage
 	if len(args) != 1 {
 		usage()
 		return exitError

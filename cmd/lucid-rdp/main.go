@@ -106,8 +106,11 @@ func help(fs *flag.FlagSet, w io.Writer, synopsis, about string, examples ...str
 // useColor reports whether output to w gets colour: a terminal, unless
 // -no-color or $NO_COLOR (https://no-color.org) says otherwise.
 func useColor(noColor bool, w io.Writer) bool {
-	return !noColor && os.Getenv("NO_COLOR") == "" && isTerminal(w)
+	return colorWanted(noColor) && isTerminal(w)
 }
+
+// colorWanted is whether -no-color and $NO_COLOR allow colour.
+func colorWanted(noColor bool) bool { return !noColor && os.Getenv("NO_COLOR") == "" }
 
 // specMissing says what to do when no spec file is at path, or "" when
 // something is there.

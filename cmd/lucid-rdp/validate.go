@@ -45,7 +45,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, string(out))
 	} else {
-		printDiagnostics(stderr, diags, path, !*noColor && os.Getenv("NO_COLOR") == "")
+		printDiagnostics(stderr, diags, path, colorWanted(*noColor))
 		if s != nil {
 			fmt.Fprintf(stdout, "%s is valid: %s, %s, %s.\n", path,
 				plural(len(s.Servers), "server"), plural(len(s.PortRanges), "port range"), plural(len(s.Alerts), "alert"))
