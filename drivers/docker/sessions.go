@@ -77,13 +77,19 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 
 // firstPID returns the host pid of the container's first process. It asks the
 // engine once per container and remembers the answer while that process lives
-// and is still in the container's cgroup (a pid can be reused).
+// and is still in the container's cgroup (a pid can be reused), which is
+// checked once per process table (Sessions, Refusals and Usage of a pass
+// share one).
 func (d *Driver) firstPID(ctx context.Context, id string, snap *procfs.Procs) int {
 	if v, ok := firstPIDs.Load(id); ok {
-		pid := v.(int)
-		if _, alive := snap.Get(pid); alive {
-			if cg, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup"); err == nil && strings.Contains(string(cg), id) {
-				return pid
+		f := v.(first)
+		if f.checked == snap {
+			return f.pid
+		}
+		if _, alive := snap.Get(f.pid); alive {
+			if cg, err := os.ReadFile("/proc/" + strconv.Itoa(f.pid) + "/cgroup"); err == nil && strings.Contains(string(cg), id) {
+				firstPIDs.Store(id, first{f.pid, snap})
+				return f.pid
 			}
 		}
 	}
@@ -92,11 +98,18 @@ func (d *Driver) firstPID(ctx context.Context, id string, snap *procfs.Procs) in
 		return 0
 	}
 	pid := res.Container.State.Pid
-	firstPIDs.Store(id, pid)
+	firstPIDs.Store(id, first{pid, snap})
 	return pid
 }
 
-// firstPIDs caches container id -> first pid. Container ids are unique on an
+// first is a container's first pid, and the process table it was last
+// checked against.
+type first struct {
+	pid     int
+	checked *procfs.Procs
+}
+
+// firstPIDs caches container id -> first. Container ids are unique on an
 // engine, so one cache serves every driver; an entry is checked before use.
 var firstPIDs sync.Map
 
@@ -104,8 +117,8 @@ var firstPIDs sync.Map
 // their containers stopped. (A look at some containers only must not empty
 // the cache of the others.)
 func forgetGone(snap *procfs.Procs) {
-	firstPIDs.Range(func(id, pid any) bool {
-		if _, alive := snap.Get(pid.(int)); !alive {
+	firstPIDs.Range(func(id, v any) bool {
+		if _, alive := snap.Get(v.(first).pid); !alive {
 			firstPIDs.Delete(id)
 		}
 		return true

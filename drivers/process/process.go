@@ -59,6 +59,13 @@ type Driver struct {
 	recoverMu sync.Mutex
 
 	tail drivers.LogTail // the servers' sesman logs, for refusals
+
+	// cfgMu guards the last process table's xrdp and sesman processes by
+	// config file (byConfig reads each one's command line): Sessions and
+	// Usage look at the same table in a pass.
+	cfgMu   sync.Mutex
+	cfgSnap *procfs.Procs
+	cfg     map[string][]procfs.Stat
 }
 
 // watching returns the exit watch, or nil when nobody called Notify.

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"syscall"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
@@ -46,16 +45,12 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		}
 		return look
 	}
-	byConfig := byConfig(snap)
 	var sps []drivers.ServerProcs
 	for _, in := range instances {
 		if in.Driver != Name {
 			continue
 		}
-		dir := d.dir(in.Name)
-		sp := drivers.ServerProcs{Server: in.Name,
-			Sesmans: byConfig[filepath.Join(dir, "sesman.ini")], Conns: byConfig[filepath.Join(dir, "xrdp.ini")]}
-		sp.ListenerRuns = in.State == drivers.StateRunning && !in.Settings.Drain
+		sp := d.serverProcs(in, snap)
 		if sp.Busy(snap) {
 			sps = append(sps, sp)
 		}
@@ -97,36 +92,41 @@ func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance, hos
 	return out
 }
 
-// Usage implements drivers.UsageReporter: a server uses what its listener,
-// its sesman, its connections and their descendants (the sessions and their
-// desktops) use. The processes are found as Sessions finds them, so a drained
-// listener's sessions still count.
+// Usage implements drivers.UsageReporter: a server uses what its sesmans, its
+// listener and connections (xrdp processes of its xrdp.ini) and their
+// descendants (the sessions and their desktops) use. The processes are found
+// as Sessions finds them, so a drained listener's sessions still count.
 func (d *Driver) Usage(ctx context.Context, instances []drivers.Instance, host *drivers.Host) map[string]drivers.Usage {
 	snap, err := host.Procs()
 	if err != nil {
 		return nil
 	}
-	var cfg map[string][]procfs.Stat
 	out := map[string]drivers.Usage{}
 	for _, in := range instances {
 		if in.Driver != Name {
 			continue
 		}
-		if cfg == nil {
-			cfg = byConfig(snap)
-		}
+		sp := d.serverProcs(in, snap)
 		var roots []int
-		if pid, err := strconv.Atoi(in.ID); err == nil && in.State == drivers.StateRunning && !in.Settings.Drain {
-			roots = append(roots, pid)
-		}
-		dir := d.dir(in.Name)
-		for _, p := range cfg[filepath.Join(dir, "sesman.ini")] {
-			roots = append(roots, p.PID)
-		}
-		for _, p := range cfg[filepath.Join(dir, "xrdp.ini")] {
+		for _, p := range append(sp.Sesmans, sp.Conns...) {
 			roots = append(roots, p.PID)
 		}
 		out[in.Name] = drivers.TreeUsage(snap, roots...)
 	}
 	return out
+}
+
+// serverProcs returns in's sesmans and xrdp processes in snap, known by the
+// config files in their command lines.
+func (d *Driver) serverProcs(in drivers.Instance, snap *procfs.Procs) drivers.ServerProcs {
+	d.cfgMu.Lock()
+	if d.cfgSnap != snap {
+		d.cfgSnap, d.cfg = snap, byConfig(snap)
+	}
+	cfg := d.cfg
+	d.cfgMu.Unlock()
+	dir := d.dir(in.Name)
+	return drivers.ServerProcs{Server: in.Name,
+		Sesmans: cfg[filepath.Join(dir, "sesman.ini")], Conns: cfg[filepath.Join(dir, "xrdp.ini")],
+		ListenerRuns: in.State == drivers.StateRunning && !in.Settings.Drain}
 }
