@@ -104,6 +104,10 @@ type Config struct {
 	// Home is the host folder bound over a docker server's /home; "" means
 	// the named volume the docker driver keeps for the server.
 	Home string `json:"home,omitempty"`
+	// Network is "host" for a docker server in the host's network namespace,
+	// "" for its own (bridge). Empty is omitted, so the hashes of configs
+	// from before the field are unchanged.
+	Network string `json:"network,omitempty"`
 }
 
 // Settings hold what lucid-rdp enforces itself, so changing them needs no
@@ -149,6 +153,7 @@ func DesiredFor(s *spec.Server, port int) Desired {
 			UsersFile:           s.UsersFile,
 			UsersHash:           s.UsersHash,
 			Home:                s.Home,
+			Network:             s.Network,
 		},
 		Settings: Settings{
 			MaxSessions:    s.Sessions.Max,

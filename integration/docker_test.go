@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/drivers/docker"
+	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
 
 func dockerSpec(image string, count int) string {
@@ -853,4 +856,140 @@ func startDesktopContainer(t *testing.T, server, src string) *desktopContainer {
 	dc.aliceClient = desktopScreen(t).login(t, dc.port, "alice", "alice-pw")
 	waitFor(t, 60*time.Second, "alice's X server", func() bool { return countProcs(containerProcs(t, cli, dc.name), "Xorg", dc.alice) == 1 })
 	return dc
+}
+
+// TestDockerHostNetwork: a docker server with network = "host" shares the
+// host's network. Its xrdp listens on the server's address:port itself (the
+// engine publishes nothing), and its sesman port and X displays are a slot of
+// the host's own, apart from those of a process server beside it: both
+// sesmans listen on the host's loopback, and the container's X servers' abstract
+// sockets are in the host's namespace. Logins get desktops, the agent lists
+// the sessions, and a drain keeps them, as in a network of the container's own.
+func TestDockerHostNetwork(t *testing.T) {
+	const server = "hostnet"
+	src := fmt.Sprintf(`server %q {
+  driver     = "docker"
+  image      = %q
+  network    = "host"
+  port       = PORT+1
+  users_file = "hostnet.users"
+  sessions {
+    max = 3
+  }
+}
+
+server "beside" {
+  port = PORT+2
+  sessions {
+    max = 4
+  }
+}
+`, server, xrdpImage)
+	dc := startDesktopContainer(t, server, src)
+	h, cli, name := dc.h, dc.cli, dc.name
+	up(t, h.base+2)
+
+	in, err := cli.ContainerInspect(context.Background(), name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := in.Container.HostConfig.NetworkMode; mode != "host" || len(in.Container.HostConfig.PortBindings) != 0 {
+		t.Fatalf("network mode %q, published ports %v; want host and none", mode, in.Container.HostConfig.PortBindings)
+	}
+	var slot hostslots.Slot
+	readJSONFile(t, filepath.Join(h.dir, "state", "docker", server, "slot.json"), &slot)
+	var beside struct {
+		SesmanPort    int `json:"sesman_port"`
+		DisplayOffset int `json:"display_offset"`
+	}
+	readJSONFile(t, filepath.Join(h.dir, "state", "servers", "beside", "record.json"), &beside)
+	if slot.SesmanPort == 0 || slot.SesmanPort == beside.SesmanPort || slot.Last-slot.First != 3 ||
+		(slot.First <= beside.DisplayOffset+4 && beside.DisplayOffset <= slot.Last) {
+		t.Fatalf("the container's slot %+v and the process server's (sesman port %d, displays %d-%d) overlap",
+			slot, beside.SesmanPort, beside.DisplayOffset, beside.DisplayOffset+4)
+	}
+	tab, err := socktab.ReadListening()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{slot.SesmanPort, beside.SesmanPort} {
+		if _, ok := tab.ListenerOn("127.0.0.1", port); !ok {
+			t.Errorf("no sesman listens on the host's 127.0.0.1:%d", port)
+		}
+	}
+
+	// alice's X server (logged in by startDesktopContainer) has a display of
+	// the slot, and its abstract socket is in the host's namespace.
+	display := xDisplayOf(t, containerProcs(t, cli, name), dc.alice)
+	if display < slot.First || display > slot.Last {
+		t.Fatalf("alice's X server has display :%d, outside the slot %d-%d", display, slot.First, slot.Last)
+	}
+	if unix, _ := os.ReadFile("/proc/net/unix"); !strings.Contains(string(unix), fmt.Sprintf(" @/tmp/.X11-unix/X%d\n", display)) {
+		t.Errorf("no abstract socket @/tmp/.X11-unix/X%d in the host's network namespace", display)
+	}
+
+	// bob gets a desktop, drawn, on another display of the slot.
+	bob := desktopScreen(t)
+	bob.login(t, dc.port, "bob", "bob-pw")
+	bob.waitDesktop(t, 90*time.Second)
+	if d := xDisplayOf(t, containerProcs(t, cli, name), dc.bob); d < slot.First || d > slot.Last || d == display {
+		t.Fatalf("bob's X server has display :%d; want one of %d-%d other than alice's :%d", d, slot.First, slot.Last, display)
+	}
+
+	// The agent lists both sessions with their users.
+	api := h.base + 19
+	h.writeRaw(h.agentBlock(api, "") + h.expand(src))
+	agent := h.startAgent(api)
+	waitFor(t, 15*time.Second, "sessions -json to list alice and bob on "+server, func() bool {
+		ss := agent.sessionsJSON(t)
+		a, okA := sessionOf(ss, server, "alice")
+		b, okB := sessionOf(ss, server, "bob")
+		return okA && okB && a.State == drivers.SessionActive && b.State == drivers.SessionActive && a.Client != "" && b.Display > 0
+	})
+	agent.stop(t)
+
+	// drain = true: no new sessions, the live ones go on.
+	h.write(strings.Replace(src, `network    = "host"`, "network    = \"host\"\n  drain      = true", 1))
+	h.mustApply()
+	waitFor(t, 10*time.Second, "the drained server to stop answering", func() bool { return !probeOK(dc.port) })
+	ps := containerProcs(t, cli, name)
+	if countProcs(ps, "Xorg", dc.alice) != 1 || countProcs(ps, "Xorg", dc.bob) != 1 {
+		t.Fatal("a session did not survive the drain")
+	}
+	if now, _ := cli.ContainerInspect(context.Background(), name, client.ContainerInspectOptions{}); now.Container.ID != dc.id {
+		t.Fatal("the drain replaced the container")
+	}
+}
+
+// xDisplayOf returns the display number of uid's X server among ps.
+func xDisplayOf(t *testing.T, ps []proc, uid int) int {
+	t.Helper()
+	for _, p := range ps {
+		if p.comm != "Xorg" || p.uid != uid {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, arg := range strings.Split(string(b), "\x00") {
+			if n, err := strconv.Atoi(strings.TrimPrefix(arg, ":")); err == nil && strings.HasPrefix(arg, ":") {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no X server of uid %d among %+v", uid, ps)
+	return 0
+}
+
+// readJSONFile reads the JSON file path into v.
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
 }

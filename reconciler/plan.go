@@ -544,7 +544,16 @@ func configDiffs(a, b drivers.Config) []Diff {
 			After: "(contents " + shortHash(b.UsersHash) + ")", ForcesReplacement: true})
 	}
 	add("home", a.Home, b.Home)
+	add("network", networkName(a.Network), networkName(b.Network))
 	return out
+}
+
+// networkName shows a docker server's network mode as the spec writes it.
+func networkName(n string) string {
+	if n == "" {
+		return spec.NetworkBridge
+	}
+	return n
 }
 
 // shortHash shows the start of a content hash, enough to tell two apart.

@@ -30,6 +30,12 @@ const (
 	DefaultAction       = "notify"
 )
 
+// A docker server's network modes (spec attribute network).
+const (
+	NetworkBridge = "bridge"
+	NetworkHost   = "host"
+)
+
 // builder turns the raw decoded blocks into a Spec, collecting diagnostics.
 type builder struct {
 	dir   string
@@ -525,10 +531,10 @@ func (b *builder) mergeServer(raw *serverBlock, own, def *serverBody) (*Server, 
 	return s, len(b.diags) == n || !b.diags[n:].HasErrors()
 }
 
-// mergeAccounts sets users_file and home, which only docker servers take: a
-// process server logs people in with the host's own accounts and homes. Set on
-// a process server's own block they are errors; inherited from defaults, such a
-// server leaves them be.
+// mergeAccounts sets users_file, home and network, which only docker servers
+// take: a process server logs people in with the host's own accounts and
+// homes, in the host's network. Set on a process server's own block they are
+// errors; inherited from defaults, such a server leaves them be.
 func (b *builder) mergeAccounts(s *Server, raw *serverBlock, l layers) {
 	if s.Driver != "docker" {
 		if l.own.UsersFile != nil {
@@ -539,7 +545,22 @@ func (b *builder) mergeAccounts(s *Server, raw *serverBlock, l layers) {
 			b.errorAt(attrRange(l.own.Body, "home", l.own.DefRange), "home is for docker servers",
 				"server %q uses the process driver, whose users have the host's own homes; home gives a docker server's container its /home. Remove it, or set driver = \"docker\".", raw.Name)
 		}
+		if l.own.Network != nil {
+			b.errorAt(attrRange(l.own.Body, "network", l.own.DefRange), "network is for docker servers",
+				"server %q uses the process driver, which always listens in the host's network; network chooses a docker server's container network. Remove it, or set driver = \"docker\".", raw.Name)
+		}
 		return
+	}
+	if v := pick(l.own.Network, l.def.Network); v != nil {
+		switch *v {
+		case NetworkBridge:
+		case NetworkHost:
+			s.Network = NetworkHost
+		default:
+			b.errorAt(l.at("network"), "Unknown network",
+				"network = %q; a docker server's network is %q (its own network namespace, the port published by the engine; the default) or %q (the host's network: starts about twice as fast, without network isolation).",
+				short(*v), NetworkBridge, NetworkHost)
+		}
 	}
 	if v := pick(l.own.UsersFile, l.def.UsersFile); v != nil {
 		at := l.at("users_file")

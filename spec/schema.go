@@ -64,6 +64,7 @@ type serverBody struct {
 	Drain          *bool             `hcl:"drain,optional"`
 	UsersFile      *string           `hcl:"users_file,optional"`
 	Home           *string           `hcl:"home,optional"`
+	Network        *string           `hcl:"network,optional"`
 
 	Sessions  *sessionsBlock  `hcl:"sessions,block"`
 	Security  *securityBlock  `hcl:"security,block"`

@@ -125,6 +125,11 @@ type Server struct {
 	// container. "" means the named volume lucid-rdp-NAME-home. Either way
 	// the homes outlive the container.
 	Home string
+	// Network is a docker server's network mode: NetworkBridge (the default:
+	// the container has its own network namespace and the engine publishes
+	// its port) or NetworkHost (the container shares the host's, and xrdp
+	// listens on address:port itself). Always "" for process servers.
+	Network string
 
 	// Port is the fixed port, or 0 when the server draws from PortRange.
 	Port int

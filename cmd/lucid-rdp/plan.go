@@ -18,6 +18,7 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/drivers/docker"
+	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
 	"github.com/lucid-rdp/lucid-rdp/drivers/process"
 	"github.com/lucid-rdp/lucid-rdp/reconciler"
 	"github.com/lucid-rdp/lucid-rdp/spec"
@@ -27,10 +28,14 @@ import (
 // the spec has docker servers or an engine socket is there, so that a host
 // without Docker never reports it down, and one with it always sees its
 // containers (also the ones a spec no longer names).
+//
+// Process servers and docker servers in the host's network share one pool of
+// sesman ports and X displays.
 func hostDrivers(s *spec.Spec, log hclog.Logger) map[string]drivers.Driver {
-	ds := map[string]drivers.Driver{
-		process.Name: process.New(s.Agent.StateDir, log),
-	}
+	slots := &hostslots.Pool{}
+	proc := process.New(s.Agent.StateDir, log)
+	proc.UseSlots(slots)
+	ds := map[string]drivers.Driver{process.Name: proc}
 	wantDocker := os.Getenv("DOCKER_HOST") != ""
 	if _, err := os.Stat("/var/run/docker.sock"); err == nil {
 		wantDocker = true
@@ -43,6 +48,7 @@ func hostDrivers(s *spec.Spec, log hclog.Logger) map[string]drivers.Driver {
 		if err != nil {
 			log.Error("docker driver unavailable", "error", err)
 		} else {
+			d.UseSlots(slots)
 			ds[docker.Name] = d
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
@@ -94,6 +95,8 @@ type Driver struct {
 	deployment string // read or made once, then kept
 
 	tail drivers.LogTail // the containers' sesman logs, for refusals
+
+	slots *hostslots.Pool // see UseSlots; guarded by mu
 }
 
 // New returns a driver for the engine the environment names (DOCKER_HOST, or
@@ -338,13 +341,30 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (_ drivers.Ins
 		return drivers.Instance{}, err
 	}
 	mounts = append(mounts, home)
-	// Inside the container xrdp listens on every address of its own network
-	// namespace; the engine publishes that on the host's address:port.
-	ini := xrdpconf.XrdpINI(want.Name, "3389", c, cert, key, "/var/log/xrdp.log")
+	// In a network of its own, xrdp listens on every address of the
+	// container's namespace and the engine publishes that on the host's
+	// address:port; in the host's, xrdp listens on address:port itself, and
+	// its sesman and X displays take a slot no other server of the host has.
+	listen := "3389"
+	var slot hostslots.Slot
+	if c.Network == spec.NetworkHost {
+		listen = xrdpconf.ListenURL(c.Address, c.Port)
+		if slot, err = d.reserveSlot(want.Name, want.Settings.MaxSessions, false); err != nil {
+			return drivers.Instance{}, err
+		}
+		defer func() {
+			if err != nil && !made {
+				d.pool().Release(slotKey(want.Name))
+			}
+		}()
+	} else if err := d.dropSlot(want.Name); err != nil {
+		return drivers.Instance{}, err
+	}
+	ini := xrdpconf.XrdpINI(want.Name, listen, c, cert, key, "/var/log/xrdp.log")
 	if err := os.WriteFile(filepath.Join(dir, "xrdp.ini"), ini, 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), sesmanINI(want), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "sesman.ini"), sesmanINI(want, slot), 0o644); err != nil {
 		return drivers.Instance{}, fmt.Errorf("docker: %w", err)
 	}
 	if err := d.writeSettings(want.Name, want.Settings); err != nil {
@@ -363,30 +383,36 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (_ drivers.Ins
 		env = append(env, k+"="+v)
 	}
 	sort.Strings(env)
+	cfg := &container.Config{
+		Image: c.Image,
+		Cmd:   c.Command,
+		Env:   env,
+		Labels: map[string]string{
+			LabelManaged:    "true",
+			LabelServer:     want.Name,
+			LabelSpecHash:   hash,
+			LabelDeployment: dep,
+			LabelConfig:     string(cfgJSON),
+		},
+	}
+	hostCfg := &container.HostConfig{
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}, // lucid-rdp repairs
+		Mounts:        mounts,
+		Resources: container.Resources{
+			NanoCPUs: int64(c.CPUs * 1e9),
+			Memory:   c.MemoryBytes,
+		},
+	}
+	if c.Network == spec.NetworkHost {
+		hostCfg.NetworkMode = container.NetworkMode(spec.NetworkHost)
+	} else {
+		cfg.ExposedPorts = network.PortSet{port: struct{}{}}
+		hostCfg.PortBindings = network.PortMap{port: {{HostIP: hostIP, HostPort: strconv.Itoa(c.Port)}}}
+	}
 	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: ContainerName(want.Name),
-		Config: &container.Config{
-			Image:        c.Image,
-			Cmd:          c.Command,
-			Env:          env,
-			ExposedPorts: network.PortSet{port: struct{}{}},
-			Labels: map[string]string{
-				LabelManaged:    "true",
-				LabelServer:     want.Name,
-				LabelSpecHash:   hash,
-				LabelDeployment: dep,
-				LabelConfig:     string(cfgJSON),
-			},
-		},
-		HostConfig: &container.HostConfig{
-			PortBindings:  network.PortMap{port: {{HostIP: hostIP, HostPort: strconv.Itoa(c.Port)}}},
-			RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}, // lucid-rdp repairs
-			Mounts:        mounts,
-			Resources: container.Resources{
-				NanoCPUs: int64(c.CPUs * 1e9),
-				Memory:   c.MemoryBytes,
-			},
-		},
+		Name:       ContainerName(want.Name),
+		Config:     cfg,
+		HostConfig: hostCfg,
 	})
 	if err != nil {
 		if cerrdefs.IsConflict(err) {
@@ -506,6 +532,7 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 		}
 	}
 	if forget {
+		defer d.pool().Release(slotKey(name))
 		return os.RemoveAll(filepath.Join(d.Dir, name))
 	}
 	return nil
@@ -570,12 +597,16 @@ func (d *Driver) Drain(ctx context.Context, name string) error {
 	return d.writeSettings(name, set)
 }
 
-// sesmanINI renders the sesman.ini of a container: Debian's port and
-// displays inside it, the server's limits.
-func sesmanINI(want drivers.Desired) []byte {
+// sesmanINI renders the sesman.ini of a container: the server's limits, and
+// Debian's port and displays in a network of its own, or slot in the host's.
+func sesmanINI(want drivers.Desired, slot hostslots.Slot) []byte {
+	port, offset := 3350, 10
+	if slot.SesmanPort != 0 {
+		port, offset = slot.SesmanPort, slot.First
+	}
 	return xrdpconf.Sesman{
-		ListenPort:          3350,
-		DisplayOffset:       10,
+		ListenPort:          port,
+		DisplayOffset:       offset,
 		MaxSessions:         want.Settings.MaxSessions,
 		DisconnectedTimeout: time.Duration(want.Config.DisconnectedTimeout),
 		LogFile:             "/var/log/xrdp-sesman.log",
@@ -590,7 +621,15 @@ func sesmanINI(want drivers.Desired) []byte {
 // sent SIGHUP with its identity checked.
 func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	old, _ := d.readSettings(want.Name)
-	if err := os.WriteFile(filepath.Join(d.Dir, want.Name, "sesman.ini"), sesmanINI(want), 0o644); err != nil {
+	var slot hostslots.Slot
+	if want.Config.Network == spec.NetworkHost {
+		// A larger max may need a wider block; the live sesman keeps its port.
+		var err error
+		if slot, err = d.reserveSlot(want.Name, want.Settings.MaxSessions, true); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(d.Dir, want.Name, "sesman.ini"), sesmanINI(want, slot), 0o644); err != nil {
 		return fmt.Errorf("docker: update %s: %w", want.Name, err)
 	}
 	ctr, err := d.running(ctx, want.Name)

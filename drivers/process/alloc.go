@@ -1,38 +1,71 @@
 package process
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
+	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
 
-// Where process servers' sesmans listen and which X displays they use. Each
-// server has a sesman port and a block of displays of its own, so two servers
-// never race for one display, and none meets Debian's own sesman (port 3350,
-// displays from 10).
-const (
-	sesmanPortFirst = 3400
-	sesmanPortLast  = 3999
-	displayFirst    = 100
-	// displayLast: sesman tests TCP ports "59NN", "60NN" and "62NN" for display
-	// NN, and past 999 those are no ports, so every display looks taken.
-	displayLast = 999
-)
+// Each process server has a sesman port and a block of X displays of its own
+// (hostslots), so two servers never race for one display. The pool is shared
+// with the docker servers in the host's network when the caller says so
+// (UseSlots); the driver's records are its holdings.
 
-// reservation is what allocate gave a server: its sesman port and display block.
-type reservation struct{ port, first, last int }
+// UseSlots makes the driver draw sesman ports and display blocks from pool,
+// which then sees the servers this driver's records hold. Call it before the
+// first Start; without it the driver keeps a pool of its own.
+func (d *Driver) UseSlots(pool *hostslots.Pool) {
+	pool.Source(Name, d.holdings)
+	d.allocMu.Lock()
+	d.slots = pool
+	d.allocMu.Unlock()
+}
 
-// allocate gives rec a sesman port and a block of displays [offset,
-// offset+sessions.max] (sesman uses at most max+1 displays), preferring what
-// old had, that no other server's record or reservation holds and (for the
-// port) no program listens on. keep means old's sesman is alive and keeps its
-// port whatever the socket table says. The choice is reserved under one lock,
-// so servers started side by side never choose the same; the record takes it
-// with the first process it tracks. tab is the listening sockets, read by the
-// caller (nil: read here), outside the lock: reservations cover what changes
-// meanwhile.
+func (d *Driver) pool() *hostslots.Pool {
+	d.allocMu.Lock()
+	p := d.slots
+	d.allocMu.Unlock()
+	if p == nil {
+		p = &hostslots.Pool{}
+		d.UseSlots(p)
+	}
+	return p
+}
+
+func slotKey(name string) string { return Name + "/" + name }
+
+// holdings reads the slot of every server that has a record.
+func (d *Driver) holdings() map[string]hostslots.Slot {
+	out := map[string]hostslots.Slot{}
+	entries, err := os.ReadDir(d.ServersDir)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		r, err := d.readRecord(e.Name())
+		if err != nil {
+			continue
+		}
+		var s hostslots.Slot
+		s.SesmanPort = r.SesmanPort
+		if r.DisplayOffset != 0 {
+			s.First, s.Last = r.displays()
+		}
+		out[slotKey(e.Name())] = s
+	}
+	return out
+}
+
+// allocate gives rec a sesman port and a block of displays, preferring what
+// old had (see hostslots.Pool.Reserve). keep means old's sesman is alive and
+// keeps its port whatever the socket table says. The record takes the
+// reservation over with the first process it tracks. tab is the listening
+// sockets, read by the caller (nil: read here).
 func (d *Driver) allocate(name string, rec, old *record, keep bool, tab *socktab.Table) error {
 	if tab == nil {
 		var err error
@@ -40,99 +73,23 @@ func (d *Driver) allocate(name string, rec, old *record, keep bool, tab *socktab
 			tab = &socktab.Table{}
 		}
 	}
-	return d.reserve(name, rec, old, keep, tab)
+	req := hostslots.Request{
+		Key:       slotKey(name),
+		Need:      rec.Settings.MaxSessions,
+		Keep:      keep,
+		Listening: hostslots.Loopback(tab),
+		XInUse:    hostslots.XSockets(socktab.ListeningUnixPaths()),
+	}
+	if old != nil { // rec and old may be one record
+		req.Old = hostslots.Slot{SesmanPort: old.SesmanPort, First: old.DisplayOffset}
+	}
+	s, err := d.pool().Reserve(req)
+	if err != nil {
+		return fmt.Errorf("process: %s: %w", name, err)
+	}
+	rec.SesmanPort, rec.DisplayOffset = s.SesmanPort, s.First
+	return nil
 }
 
 // release forgets server name's reservation (its record is gone).
-func (d *Driver) release(name string) {
-	d.allocMu.Lock()
-	defer d.allocMu.Unlock()
-	delete(d.reserved, name)
-}
-
-func (d *Driver) reserve(name string, rec, old *record, keep bool, tab *socktab.Table) error {
-	d.allocMu.Lock()
-	defer d.allocMu.Unlock()
-	oldPort, oldOffset := 0, 0 // rec and old may be one record
-	if old != nil {
-		oldPort, oldOffset = old.SesmanPort, old.DisplayOffset
-	}
-	usedPorts := map[int]bool{}
-	var blocks [][2]int
-	for other, r := range d.reserved {
-		if other != name {
-			usedPorts[r.port] = true
-			blocks = append(blocks, [2]int{r.first, r.last})
-		}
-	}
-	entries, err := os.ReadDir(d.ServersDir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("process: %w", err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() || e.Name() == name {
-			continue
-		}
-		o, err := d.readRecord(e.Name())
-		if err != nil {
-			continue
-		}
-		if o.SesmanPort != 0 {
-			usedPorts[o.SesmanPort] = true
-		}
-		if o.DisplayOffset != 0 {
-			first, last := o.displays()
-			blocks = append(blocks, [2]int{first, last})
-		}
-	}
-
-	held := func(port int) bool {
-		_, v4 := tab.ListenerOn("127.0.0.1", port)
-		_, v6 := tab.ListenerOn("::1", port)
-		return v4 || v6
-	}
-	rec.SesmanPort = 0
-	if oldPort != 0 && !usedPorts[oldPort] && (keep || !held(oldPort)) {
-		rec.SesmanPort = oldPort
-	}
-	for p := sesmanPortFirst; rec.SesmanPort == 0 && p <= sesmanPortLast; p++ {
-		if !usedPorts[p] && !held(p) {
-			rec.SesmanPort = p
-		}
-	}
-	if rec.SesmanPort == 0 {
-		return fmt.Errorf("process: %s: no free port for its xrdp-sesman in %d-%d", name, sesmanPortFirst, sesmanPortLast)
-	}
-
-	need := max(rec.Settings.MaxSessions, 1)
-	// clash returns the end of a block that [off, off+need] overlaps, or 0.
-	clash := func(off int) int {
-		for _, b := range blocks {
-			if off <= b[1] && b[0] <= off+need {
-				return b[1]
-			}
-		}
-		return 0
-	}
-	rec.DisplayOffset = 0
-	if oldOffset != 0 && oldOffset+need <= displayLast && clash(oldOffset) == 0 {
-		rec.DisplayOffset = oldOffset
-	}
-	for off := displayFirst; rec.DisplayOffset == 0 && off+need <= displayLast; {
-		if end := clash(off); end != 0 {
-			off = end + 1
-			continue
-		}
-		rec.DisplayOffset = off
-	}
-	if rec.DisplayOffset == 0 {
-		return fmt.Errorf("process: %s: no block of %d free X displays left in %d-%d: the process servers' sessions.max add up to more than xrdp 0.9 can number; lower some",
-			name, need+1, displayFirst, displayLast)
-	}
-	if d.reserved == nil {
-		d.reserved = map[string]reservation{}
-	}
-	first, last := rec.displays()
-	d.reserved[name] = reservation{port: rec.SesmanPort, first: first, last: last}
-	return nil
-}
+func (d *Driver) release(name string) { d.pool().Release(slotKey(name)) }

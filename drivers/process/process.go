@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
@@ -50,10 +51,10 @@ type Driver struct {
 	mu    sync.Mutex
 	watch *exitWatch // set by Notify
 
-	// allocMu guards reserved: the sesman ports and display blocks this driver
-	// gave out, so servers started side by side never choose the same.
-	allocMu  sync.Mutex
-	reserved map[string]reservation
+	// allocMu guards slots, where sesman ports and display blocks come from
+	// (UseSlots).
+	allocMu sync.Mutex
+	slots   *hostslots.Pool
 
 	// recoverMu makes one List at a time rebuild a corrupt record.
 	recoverMu sync.Mutex
@@ -123,7 +124,7 @@ func (d *Driver) dir(name string) string { return filepath.Join(d.ServersDir, na
 // displays is the server's block of X displays: sesman uses display
 // DisplayOffset up to DisplayOffset + MaxSessions.
 func (r *record) displays() (first, last int) {
-	return r.DisplayOffset, r.DisplayOffset + max(r.Settings.MaxSessions, 1)
+	return hostslots.Block(r.DisplayOffset, r.Settings.MaxSessions)
 }
 
 func (d *Driver) readRecord(name string) (*record, error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
+	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
 	"github.com/lucid-rdp/lucid-rdp/drivers/xrdpconf"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/rdpprobe"
@@ -84,7 +85,7 @@ func TestStartListStop(t *testing.T) {
 
 	// The server has its own sesman, on its own port, with the spec's limit.
 	r, err := d.readRecord("t1")
-	if err != nil || r.Sesman == nil || !r.Sesman.Matches() || r.SesmanPort < sesmanPortFirst || r.DisplayOffset < displayFirst {
+	if err != nil || r.Sesman == nil || !r.Sesman.Matches() || r.SesmanPort < hostslots.SesmanPortFirst || r.DisplayOffset < hostslots.DisplayFirst {
 		t.Fatalf("record = %+v, %v; want a live sesman of its own", r, err)
 	}
 	sesman := *r.Sesman

@@ -1,0 +1,105 @@
+package docker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
+	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
+	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+)
+
+// A container in the host's network (network = "host") shares the host's
+// loopback ports and X display sockets with the process servers and with the
+// other such containers: its sesman port and display block come from the
+// hostslots pool, and state_dir/docker/NAME/slot.json holds them for as long
+// as the server's folder exists.
+
+// UseSlots makes the driver draw host-network slots from pool, which then
+// sees the ones this driver's servers hold. Call it before the first Start;
+// without it the driver keeps a pool of its own.
+func (d *Driver) UseSlots(pool *hostslots.Pool) {
+	pool.Source(Name, d.holdings)
+	d.mu.Lock()
+	d.slots = pool
+	d.mu.Unlock()
+}
+
+func (d *Driver) pool() *hostslots.Pool {
+	d.mu.Lock()
+	p := d.slots
+	d.mu.Unlock()
+	if p == nil {
+		p = &hostslots.Pool{}
+		d.UseSlots(p)
+	}
+	return p
+}
+
+func slotKey(name string) string { return Name + "/" + name }
+
+func (d *Driver) slotPath(name string) string { return filepath.Join(d.Dir, name, "slot.json") }
+
+// holdings reads every server's slot.json.
+func (d *Driver) holdings() map[string]hostslots.Slot {
+	out := map[string]hostslots.Slot{}
+	entries, err := os.ReadDir(d.Dir)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		if s, err := d.readSlot(e.Name()); err == nil && e.IsDir() {
+			out[slotKey(e.Name())] = s
+		}
+	}
+	return out
+}
+
+func (d *Driver) readSlot(name string) (hostslots.Slot, error) {
+	var s hostslots.Slot
+	b, err := os.ReadFile(d.slotPath(name))
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+// reserveSlot gives server name a slot, keeping the one it had where it can,
+// and records it in slot.json. live: the server's sesman runs and keeps its
+// port.
+func (d *Driver) reserveSlot(name string, maxSessions int, live bool) (hostslots.Slot, error) {
+	old, _ := d.readSlot(name)
+	tab, err := socktab.ReadListening()
+	if err != nil {
+		tab = &socktab.Table{}
+	}
+	s, err := d.pool().Reserve(hostslots.Request{
+		Key: slotKey(name), Need: maxSessions, Old: old, Keep: live,
+		Listening: hostslots.Loopback(tab),
+		XInUse:    hostslots.XSockets(socktab.ListeningUnixPaths()),
+	})
+	if err != nil {
+		return s, fmt.Errorf("docker: %s: %w", name, err)
+	}
+	if s != old {
+		b, _ := json.Marshal(s)
+		if err := atomicfile.Write(d.slotPath(name), append(b, '\n'), 0o644); err != nil {
+			d.pool().Release(slotKey(name))
+			return s, fmt.Errorf("docker: %s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
+// dropSlot gives up server name's slot: it left the host's network.
+func (d *Driver) dropSlot(name string) error {
+	d.pool().Release(slotKey(name))
+	if err := os.Remove(d.slotPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("docker: %s: %w", name, err)
+	}
+	return nil
+}
