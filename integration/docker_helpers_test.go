@@ -46,11 +46,17 @@ func needDocker(t testing.TB) *client.Client {
 	return cli
 }
 
-var responderBuilt bool
+// responderBuilt holds the engines (by address) that have this run's
+// responder image.
+var responderBuilt = map[string]bool{}
 
+// buildResponder builds the responder and imports it as responderImage into
+// cli's engine, labelled with the binary's hash: an engine that has it
+// already is left as it is (each import would leave the last one behind,
+// untagged).
 func buildResponder(t testing.TB, cli *client.Client) {
 	t.Helper()
-	if responderBuilt {
+	if responderBuilt[cli.DaemonHost()] {
 		return
 	}
 	dir := t.TempDir()
@@ -64,19 +70,26 @@ func buildResponder(t testing.TB, cli *client.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum := sha256.Sum256(data)
+	source := hex.EncodeToString(sum[:12])
+	const label = "io.lucid-rdp.test-source"
+	if in, err := cli.ImageInspect(context.Background(), responderImage); err == nil && in.Config != nil && in.Config.Labels[label] == source {
+		responderBuilt[cli.DaemonHost()] = true
+		return
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	_ = tw.WriteHeader(&tar.Header{Name: "rdp-responder", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg})
 	_, _ = tw.Write(data)
 	_ = tw.Close()
 	res, err := cli.ImageImport(context.Background(), client.ImageImportSource{Source: &buf, SourceName: "-"}, responderImage,
-		client.ImageImportOptions{Changes: []string{`ENTRYPOINT ["/rdp-responder"]`}})
+		client.ImageImportOptions{Changes: []string{`ENTRYPOINT ["/rdp-responder"]`, "LABEL " + label + "=" + source}})
 	if err != nil {
 		t.Fatalf("import responder image: %v", err)
 	}
 	_, _ = io.Copy(io.Discard, res)
 	res.Close()
-	responderBuilt = true
+	responderBuilt[cli.DaemonHost()] = true
 }
 
 // dockerHost is newHost for tests with docker servers: after newHost's
