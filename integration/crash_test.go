@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
@@ -28,17 +29,22 @@ type serverProc struct {
 // serverProcs lists the listeners and main sesmans running from stateDir's
 // server folders, and the namespace helpers still waiting at their gate:
 // what lucid-rdp started there, tracked or not. A connection process or a
-// per-session sesman (whose parent is a process of the same name) is none of
-// them.
+// per-session sesman is none of them: its parent is a process of the same
+// name, or, once that parent was killed, it holds a client's connection (and
+// no listening socket) or is the parent of an X server.
 func serverProcs(t *testing.T, stateDir string) (procs []serverProc, helpers []int) {
 	t.Helper()
-	tab, err := socktab.ReadListening()
+	tab, err := socktab.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := map[uint64]int{}
 	for _, s := range tab.Listening {
 		port[s.Inode] = s.LocalPort
+	}
+	connected := map[uint64]bool{}
+	for _, s := range tab.Established {
+		connected[s.Inode] = true
 	}
 	snap, err := procfs.Snapshot()
 	if err != nil {
@@ -60,11 +66,17 @@ func serverProcs(t *testing.T, stateDir string) (procs []serverProc, helpers []i
 			continue
 		}
 		sp := serverProc{server: filepath.Base(filepath.Dir(args[len(args)-1])), comm: p.Comm, pid: p.PID, start: p.StartTime}
+		client := false
 		for _, ino := range procfs.SocketInodes(p.PID) {
-			if n, ok := port[ino]; ok {
+			if n, ok := port[ino]; ok && sp.port == 0 {
 				sp.port = n
-				break
 			}
+			client = client || connected[ino]
+		}
+		orphanedSession := (p.Comm == "xrdp" && sp.port == 0 && client) ||
+			(p.Comm == "xrdp-sesman" && slices.ContainsFunc(snap.Children(p.PID), func(k procfs.Stat) bool { return slices.Contains(drivers.XServers, k.Comm) }))
+		if orphanedSession {
+			continue
 		}
 		procs = append(procs, sp)
 	}
