@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers/docker"
+	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
@@ -55,7 +56,7 @@ func TestChaos(t *testing.T) {
 	if long >= 2*time.Minute {
 		procServers, dockServers = 24, 12
 	}
-	need(t, "dockerd", "mount", "umount")
+	need(t, "dockerd", "mount", "umount", "ip")
 	h, uids := desktopHost(t, "chaos-amy", "Amy-pw-1", "chaos-ben", "Ben-pw-2")
 	stateDir := filepath.Join(h.dir, "state")
 	seed := uint64(time.Now().UnixNano())
@@ -69,6 +70,7 @@ func TestChaos(t *testing.T) {
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "lucid-rdp-chaos", stateDir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v\n%s", err, out)
 	}
+	hadDocker0 := exec.Command("ip", "link", "show", "docker0").Run() == nil
 	engine := startChaosEngine(t)
 	t.Setenv("DOCKER_HOST", "unix://"+engine.sock)
 	buildResponder(t, engine.cli)
@@ -251,6 +253,13 @@ server "d" {
 	check("no duplicate container", chaosContainers(t, engine, declared))
 	check("nothing owned that the spec does not declare", chaosOwned(t, engine, stateDir, declared))
 	check("no port held twice", portsHeldTwice(t))
+	check("no sesman port or X display given twice", slotsGivenTwice(t, stateDir))
+	check("the host's engine untouched (docker0 there)", func() []string {
+		if hadDocker0 && exec.Command("ip", "link", "show", "docker0").Run() != nil {
+			return []string{"docker0 is gone"}
+		}
+		return nil
+	}())
 	check("no session killed", func() []string {
 		var out []string
 		for _, s := range sessions {
@@ -444,6 +453,47 @@ func portsHeldTwice(t *testing.T) []string {
 	return out
 }
 
+// slotsGivenTwice returns the sesman ports and X displays that two servers'
+// records and slot files both hold.
+func slotsGivenTwice(t *testing.T, stateDir string) []string {
+	t.Helper()
+	type slot struct {
+		owner             string
+		port, first, last int
+	}
+	var slots []slot
+	recs, _ := filepath.Glob(filepath.Join(stateDir, "servers", "*", "record.json"))
+	for _, f := range recs {
+		var r struct {
+			SesmanPort    int `json:"sesman_port"`
+			DisplayOffset int `json:"display_offset"`
+			Settings      struct {
+				MaxSessions int `json:"max_sessions"`
+			} `json:"settings"`
+		}
+		readJSONFile(t, f, &r)
+		slots = append(slots, slot{f, r.SesmanPort, r.DisplayOffset, r.DisplayOffset + max(r.Settings.MaxSessions, 1)})
+	}
+	files, _ := filepath.Glob(filepath.Join(stateDir, "docker", "*", "slot.json"))
+	for _, f := range files {
+		var s hostslots.Slot
+		readJSONFile(t, f, &s)
+		slots = append(slots, slot{f, s.SesmanPort, s.First, s.Last})
+	}
+	var out []string
+	for i, a := range slots {
+		for _, b := range slots[i+1:] {
+			if a.port == b.port || (a.first <= b.last && b.first <= a.last) {
+				out = append(out, fmt.Sprintf("%s %+v and %s %+v", a.owner, a, b.owner, b))
+			}
+		}
+	}
+	if len(slots) < 3 {
+		out = append(out, fmt.Sprintf("only %d slots found", len(slots)))
+	}
+	return out
+}
+
 // stateFilesIntact returns the state files that do not parse.
 func stateFilesIntact(stateDir string) []string {
 	var out []string
@@ -582,7 +632,7 @@ func chaosTeardown(t *testing.T, h *host, e *chaosEngine, stateDir string, uids 
 }
 
 // chaosEngine is a Docker engine of the test's own: its socket, data root,
-// exec root and containerd; no bridge and no iptables rules (its containers
+// exec root, containerd and bridge, and no iptables rules (its containers
 // use the host's network), so it touches nothing of the host's engine.
 type chaosEngine struct {
 	dir, sock string
@@ -591,8 +641,21 @@ type chaosEngine struct {
 	done      chan struct{}
 }
 
+// chaosBridge is the test engine's own bridge. An engine started with
+// --bridge=none deletes the host's docker0, which the host's engine needs:
+// this one is given a bridge of its own instead (its containers use the
+// host's network; the bridge carries nothing).
+const chaosBridge = "lrchaos0"
+
 func startChaosEngine(t *testing.T) *chaosEngine {
 	t.Helper()
+	_ = exec.Command("ip", "link", "del", chaosBridge).Run() // a killed run's
+	for _, args := range [][]string{{"link", "add", chaosBridge, "type", "bridge"}, {"addr", "add", "10.213.77.1/24", "dev", chaosBridge}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", chaosBridge).Run() })
 	dir, err := os.MkdirTemp("/tmp", "lrchaos")
 	if err != nil {
 		t.Fatal(err)
@@ -621,7 +684,7 @@ func (e *chaosEngine) start(t *testing.T) {
 		"--data-root", filepath.Join(e.dir, "data"),
 		"--exec-root", filepath.Join(e.dir, "exec"),
 		"--pidfile", filepath.Join(e.dir, "dockerd.pid"),
-		"--bridge", "none", "--iptables=false", "--ip-masq=false",
+		"--bridge", chaosBridge, "--iptables=false", "--ip-masq=false",
 		"--containerd-namespace", "lucid-rdp-chaos", "--containerd-plugins-namespace", "lucid-rdp-chaos-plugins")
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

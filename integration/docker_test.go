@@ -924,9 +924,15 @@ server "beside" {
 	if display < slot.First || display > slot.Last {
 		t.Fatalf("alice's X server has display :%d, outside the slot %d-%d", display, slot.First, slot.Last)
 	}
-	if unix, _ := os.ReadFile("/proc/net/unix"); !strings.Contains(string(unix), fmt.Sprintf(" @/tmp/.X11-unix/X%d\n", display)) {
-		t.Errorf("no abstract socket @/tmp/.X11-unix/X%d in the host's network namespace", display)
-	}
+	waitFor(t, 10*time.Second, fmt.Sprintf("the abstract socket @/tmp/.X11-unix/X%d in the host's network namespace", display), func() bool {
+		unix, _ := os.ReadFile("/proc/net/unix")
+		for _, line := range strings.Split(string(unix), "\n") {
+			if f := strings.Fields(line); len(f) == 8 && f[7] == fmt.Sprintf("@/tmp/.X11-unix/X%d", display) {
+				return true
+			}
+		}
+		return false
+	})
 
 	// bob gets a desktop, drawn, on another display of the slot.
 	bob := desktopScreen(t)

@@ -357,6 +357,9 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (_ drivers.Ins
 				d.pool().Release(slotKey(want.Name))
 			}
 		}()
+		if err := d.writeSlot(want.Name, slot); err != nil {
+			return drivers.Instance{}, err
+		}
 	} else if err := d.dropSlot(want.Name); err != nil {
 		return drivers.Instance{}, err
 	}
@@ -643,6 +646,11 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 			}
 		}
 		if err := d.reloadSesman(want.Name, ctr.State.Pid); err != nil {
+			return err
+		}
+	}
+	if slot.SesmanPort != 0 { // once its sesman has it
+		if err := d.writeSlot(want.Name, slot); err != nil {
 			return err
 		}
 	}

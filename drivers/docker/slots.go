@@ -31,13 +31,12 @@ func (d *Driver) UseSlots(pool *hostslots.Pool) {
 
 func (d *Driver) pool() *hostslots.Pool {
 	d.mu.Lock()
-	p := d.slots
-	d.mu.Unlock()
-	if p == nil {
-		p = &hostslots.Pool{}
-		d.UseSlots(p)
+	defer d.mu.Unlock()
+	if d.slots == nil {
+		d.slots = &hostslots.Pool{}
+		d.slots.Source(Name, d.holdings)
 	}
-	return p
+	return d.slots
 }
 
 func slotKey(name string) string { return Name + "/" + name }
@@ -68,9 +67,8 @@ func (d *Driver) readSlot(name string) (hostslots.Slot, error) {
 	return s, json.Unmarshal(b, &s)
 }
 
-// reserveSlot gives server name a slot, keeping the one it had where it can,
-// and records it in slot.json. live: the server's sesman runs and keeps its
-// port.
+// reserveSlot gives server name a slot, keeping the one it had where it can;
+// writeSlot records it. live: the server's sesman runs and keeps its port.
 func (d *Driver) reserveSlot(name string, maxSessions int, live bool) (hostslots.Slot, error) {
 	old, _ := d.readSlot(name)
 	tab, err := socktab.ReadListening()
@@ -85,14 +83,20 @@ func (d *Driver) reserveSlot(name string, maxSessions int, live bool) (hostslots
 	if err != nil {
 		return s, fmt.Errorf("docker: %s: %w", name, err)
 	}
-	if s != old {
-		b, _ := json.Marshal(s)
-		if err := atomicfile.Write(d.slotPath(name), append(b, '\n'), 0o644); err != nil {
-			d.pool().Release(slotKey(name))
-			return s, fmt.Errorf("docker: %s: %w", name, err)
-		}
-	}
 	return s, nil
+}
+
+// writeSlot records server name's slot in slot.json, where the pool finds it
+// from then on (the reservation alone lasts only while this process runs).
+func (d *Driver) writeSlot(name string, s hostslots.Slot) error {
+	if old, err := d.readSlot(name); err == nil && old == s {
+		return nil
+	}
+	b, _ := json.Marshal(s)
+	if err := atomicfile.Write(d.slotPath(name), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("docker: %s: %w", name, err)
+	}
+	return nil
 }
 
 // dropSlot gives up server name's slot: it left the host's network.

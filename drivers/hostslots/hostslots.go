@@ -70,14 +70,15 @@ type Request struct {
 	Need int
 	// Old is what the server had (zero: nothing); it is kept where it can be.
 	Old Slot
-	// Keep: Old's sesman is alive, so it keeps its port whatever Listening says.
+	// Keep: Old's sesman is alive, so it keeps its port whatever Listening
+	// says, and the X servers on Old's displays are its own sessions'.
 	Keep bool
 	// Listening reports whether a program listens on loopback port.
 	Listening func(port int) bool
 	// XInUse reports whether an X server runs on display n in the host's
 	// network (one of another state folder's servers, the host's own
-	// desktop): a block is chosen without such displays. Old's block is kept
-	// regardless when Keep (its own sessions' X servers are there).
+	// desktop): a block is chosen without such displays, but for Old's own
+	// when Keep.
 	XInUse func(n int) bool
 }
 
@@ -112,12 +113,22 @@ var (
 func (p *Pool) Reserve(r Request) (Slot, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	taken := map[string]Slot{}
+	// Both what other servers' lasting state holds and what they reserved
+	// count: while a server moves (a wider block), its old slot is in its
+	// record and its new one reserved, and its sesman may use either.
+	var taken []Slot
 	for _, driver := range slices.Sorted(maps.Keys(p.sources)) {
-		maps.Copy(taken, p.sources[driver]())
+		for key, s := range p.sources[driver]() {
+			if key != r.Key {
+				taken = append(taken, s)
+			}
+		}
 	}
-	maps.Copy(taken, p.reserved)
-	delete(taken, r.Key)
+	for key, s := range p.reserved {
+		if key != r.Key {
+			taken = append(taken, s)
+		}
+	}
 	usedPorts := map[int]bool{}
 	var blocks []Slot
 	for _, s := range taken {
@@ -157,13 +168,16 @@ func (p *Pool) Reserve(r Request) (Slot, error) {
 			}
 		}
 		for n := off; x && n <= off+need; n++ {
+			if r.Keep && n >= r.Old.First && n <= r.Old.Last {
+				continue // the server's own sessions
+			}
 			if xInUse(n) {
 				return n
 			}
 		}
 		return 0
 	}
-	if off := r.Old.First; off != 0 && off+need <= DisplayLast && clash(off, !r.Keep) == 0 {
+	if off := r.Old.First; off != 0 && off+need <= DisplayLast && clash(off, true) == 0 {
 		got.First = off
 	}
 	for off := DisplayFirst; got.First == 0 && off+need <= DisplayLast; {

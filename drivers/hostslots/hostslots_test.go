@@ -122,12 +122,34 @@ func TestReserveAvoidsLiveXServers(t *testing.T) {
 	}
 	// A live server keeps its block with its own X servers in it; one that
 	// starts afresh leaves a block where an X server runs.
-	got, err = p.Reserve(Request{Key: "process/b", Need: 3, Old: Slot{First: 200}, Keep: true, XInUse: inUse})
+	got, err = p.Reserve(Request{Key: "process/b", Need: 3, Old: Slot{First: 200, Last: 203}, Keep: true, XInUse: inUse})
 	if err != nil || got.First != 200 {
 		t.Fatalf("kept block: got %+v, %v", got, err)
 	}
-	got, err = p.Reserve(Request{Key: "process/b", Need: 3, Old: Slot{First: 200}, XInUse: inUse})
+	got, err = p.Reserve(Request{Key: "process/b", Need: 3, Old: Slot{First: 200, Last: 203}, XInUse: inUse})
 	if err != nil || got.First != 106 {
 		t.Fatalf("fresh start: got %+v, %v; want a block from 106", got, err)
+	}
+	// Widened, a live server's block may not take in another's X server.
+	got, err = p.Reserve(Request{Key: "process/c", Need: 5, Old: Slot{First: 197, Last: 199}, Keep: true, XInUse: inUse})
+	if err != nil || got.First == 197 {
+		t.Fatalf("widened over :201: got %+v, %v", got, err)
+	}
+}
+
+func TestReserveMovingKeepsTheOldSlotTaken(t *testing.T) {
+	var p Pool
+	// a's record still says 100-102 while its new block is reserved: both
+	// stay taken until the record takes the new one.
+	p.Source("process", func() map[string]Slot {
+		return map[string]Slot{"process/a": {SesmanPort: 3400, First: 100, Last: 102}}
+	})
+	if _, err := p.Reserve(Request{Key: "process/a", Need: 5, Old: Slot{SesmanPort: 3400, First: 100, Last: 102}, Keep: true,
+		XInUse: func(n int) bool { return n == 105 }}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Reserve(Request{Key: "docker/b", Need: 1})
+	if err != nil || got.SesmanPort == 3400 || got.First <= 102 {
+		t.Fatalf("got %+v, %v: a's old slot was given away while it moves", got, err)
 	}
 }

@@ -25,13 +25,12 @@ func (d *Driver) UseSlots(pool *hostslots.Pool) {
 
 func (d *Driver) pool() *hostslots.Pool {
 	d.allocMu.Lock()
-	p := d.slots
-	d.allocMu.Unlock()
-	if p == nil {
-		p = &hostslots.Pool{}
-		d.UseSlots(p)
+	defer d.allocMu.Unlock()
+	if d.slots == nil {
+		d.slots = &hostslots.Pool{}
+		d.slots.Source(Name, d.holdings)
 	}
-	return p
+	return d.slots
 }
 
 func slotKey(name string) string { return Name + "/" + name }
@@ -80,8 +79,11 @@ func (d *Driver) allocate(name string, rec, old *record, keep bool, tab *socktab
 		Listening: hostslots.Loopback(tab),
 		XInUse:    hostslots.XSockets(socktab.ListeningUnixPaths()),
 	}
-	if old != nil { // rec and old may be one record
-		req.Old = hostslots.Slot{SesmanPort: old.SesmanPort, First: old.DisplayOffset}
+	if old != nil {
+		req.Old.SesmanPort = old.SesmanPort
+		if old.DisplayOffset != 0 {
+			req.Old.First, req.Old.Last = old.displays()
+		}
 	}
 	s, err := d.pool().Reserve(req)
 	if err != nil {

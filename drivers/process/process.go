@@ -629,6 +629,7 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 	drain := want.Settings.Drain && !r.Settings.Drain
 	// Only sessions.max is sesman's; the rest is the record's.
 	sesman := want.Settings.MaxSessions != r.Settings.MaxSessions
+	old := *r // its display block, with the max it was given for
 	r.Settings = want.Settings
 	if !sesman || r.Sesman == nil || r.SharedSesman {
 		if err := d.writeRecord(r); err != nil || !drain {
@@ -637,7 +638,7 @@ func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
 		return d.Drain(ctx, want.Name)
 	}
 	// A larger max may need another display block.
-	if err := d.allocate(want.Name, r, r, true, nil); err != nil {
+	if err := d.allocate(want.Name, r, &old, true, nil); err != nil {
 		return err
 	}
 	// sesman first, the record last: a record that says "updated" before the
