@@ -96,7 +96,7 @@ type Driver struct {
 
 	tail drivers.LogTail // the containers' sesman logs, for refusals
 
-	slots *hostslots.Pool // see UseSlots; guarded by mu
+	slots *hostslots.Share // see UseSlots; made by New
 }
 
 // New returns a driver for the engine the environment names (DOCKER_HOST, or
@@ -110,12 +110,14 @@ func New(stateDir string, log hclog.Logger) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}
-	return &Driver{
+	d := &Driver{
 		Dir:    filepath.Join(stateDir, "docker"),
 		IDFile: filepath.Join(stateDir, DeploymentFile),
 		Log:    log.Named(Name),
 		cli:    cli,
-	}, nil
+	}
+	d.slots = hostslots.NewShare(Name, d.holdings)
+	return d, nil
 }
 
 // readDeployment returns this deployment's id, or "" when none was made yet
@@ -354,7 +356,7 @@ func (d *Driver) Start(ctx context.Context, want drivers.Desired) (_ drivers.Ins
 		}
 		defer func() {
 			if err != nil && !made {
-				d.pool().Release(slotKey(want.Name))
+				d.slots.Release(want.Name)
 			}
 		}()
 		if err := d.writeSlot(want.Name, slot); err != nil {
@@ -535,7 +537,7 @@ func (d *Driver) Stop(ctx context.Context, name string, grace time.Duration, for
 		}
 	}
 	if forget {
-		defer d.pool().Release(slotKey(name))
+		defer d.slots.Release(name)
 		return os.RemoveAll(filepath.Join(d.Dir, name))
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
-	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
 
 // A container in the host's network (network = "host") shares the host's
@@ -22,24 +21,7 @@ import (
 // UseSlots makes the driver draw host-network slots from pool, which then
 // sees the ones this driver's servers hold. Call it before the first Start;
 // without it the driver keeps a pool of its own.
-func (d *Driver) UseSlots(pool *hostslots.Pool) {
-	pool.Source(Name, d.holdings)
-	d.mu.Lock()
-	d.slots = pool
-	d.mu.Unlock()
-}
-
-func (d *Driver) pool() *hostslots.Pool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.slots == nil {
-		d.slots = &hostslots.Pool{}
-		d.slots.Source(Name, d.holdings)
-	}
-	return d.slots
-}
-
-func slotKey(name string) string { return Name + "/" + name }
+func (d *Driver) UseSlots(pool *hostslots.Pool) { d.slots.Use(pool) }
 
 func (d *Driver) slotPath(name string) string { return filepath.Join(d.Dir, name, "slot.json") }
 
@@ -52,7 +34,7 @@ func (d *Driver) holdings() map[string]hostslots.Slot {
 	}
 	for _, e := range entries {
 		if s, err := d.readSlot(e.Name()); err == nil && e.IsDir() {
-			out[slotKey(e.Name())] = s
+			out[d.slots.Key(e.Name())] = s
 		}
 	}
 	return out
@@ -71,19 +53,7 @@ func (d *Driver) readSlot(name string) (hostslots.Slot, error) {
 // writeSlot records it. live: the server's sesman runs and keeps its port.
 func (d *Driver) reserveSlot(name string, maxSessions int, live bool) (hostslots.Slot, error) {
 	old, _ := d.readSlot(name)
-	tab, err := socktab.ReadListening()
-	if err != nil {
-		tab = &socktab.Table{}
-	}
-	s, err := d.pool().Reserve(hostslots.Request{
-		Key: slotKey(name), Need: maxSessions, Old: old, Keep: live,
-		Listening: hostslots.Loopback(tab),
-		XInUse:    hostslots.XSockets(socktab.ListeningUnixPaths()),
-	})
-	if err != nil {
-		return s, fmt.Errorf("docker: %s: %w", name, err)
-	}
-	return s, nil
+	return d.slots.Reserve(name, maxSessions, old, live, nil) // its errors say "docker: NAME: "
 }
 
 // writeSlot records server name's slot in slot.json, where the pool finds it
@@ -101,7 +71,7 @@ func (d *Driver) writeSlot(name string, s hostslots.Slot) error {
 
 // dropSlot gives up server name's slot: it left the host's network.
 func (d *Driver) dropSlot(name string) error {
-	d.pool().Release(slotKey(name))
+	d.slots.Release(name)
 	if err := os.Remove(d.slotPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("docker: %s: %w", name, err)
 	}

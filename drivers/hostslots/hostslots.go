@@ -199,6 +199,67 @@ func (p *Pool) Reserve(r Request) (Slot, error) {
 	return got, nil
 }
 
+// Share is one driver's part in a Pool: the pool the caller gave it (Use),
+// else one of its own, which sees the driver's holdings either way. Its
+// keys are "DRIVER/NAME".
+type Share struct {
+	driver   string
+	holdings Holdings
+
+	mu   sync.Mutex
+	pool *Pool
+}
+
+// NewShare returns the share of driver, whose lasting state holds h.
+func NewShare(driver string, h Holdings) *Share { return &Share{driver: driver, holdings: h} }
+
+// Use makes the driver draw from p, which then sees its holdings. Call it
+// before the first Reserve.
+func (s *Share) Use(p *Pool) {
+	p.Source(s.driver, s.holdings)
+	s.mu.Lock()
+	s.pool = p
+	s.mu.Unlock()
+}
+
+func (s *Share) get() *Pool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pool == nil {
+		s.pool = &Pool{}
+		s.pool.Source(s.driver, s.holdings)
+	}
+	return s.pool
+}
+
+// Key is server name's key in the pool.
+func (s *Share) Key(name string) string { return s.driver + "/" + name }
+
+// Reserve gives server name a slot of need+1 displays (need: its
+// sessions.max), keeping old's where it can (see Pool.Reserve); keep: old's
+// sesman is alive. tab is the host's listening sockets (nil: read here); the
+// X servers' sockets are read here.
+func (s *Share) Reserve(name string, need int, old Slot, keep bool, tab *socktab.Table) (Slot, error) {
+	if tab == nil {
+		var err error
+		if tab, err = socktab.ReadListening(); err != nil {
+			tab = &socktab.Table{}
+		}
+	}
+	got, err := s.get().Reserve(Request{
+		Key: s.Key(name), Need: need, Old: old, Keep: keep,
+		Listening: Loopback(tab),
+		XInUse:    XSockets(socktab.ListeningUnixPaths()),
+	})
+	if err != nil {
+		return got, fmt.Errorf("%s: %s: %w", s.driver, name, err)
+	}
+	return got, nil
+}
+
+// Release forgets server name's reservation (its server is gone).
+func (s *Share) Release(name string) { s.get().Release(s.Key(name)) }
+
 // Release forgets key's reservation (its server is gone).
 func (p *Pool) Release(key string) {
 	p.mu.Lock()

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers/hostslots"
@@ -16,24 +15,7 @@ import (
 // UseSlots makes the driver draw sesman ports and display blocks from pool,
 // which then sees the servers this driver's records hold. Call it before the
 // first Start; without it the driver keeps a pool of its own.
-func (d *Driver) UseSlots(pool *hostslots.Pool) {
-	pool.Source(Name, d.holdings)
-	d.allocMu.Lock()
-	d.slots = pool
-	d.allocMu.Unlock()
-}
-
-func (d *Driver) pool() *hostslots.Pool {
-	d.allocMu.Lock()
-	defer d.allocMu.Unlock()
-	if d.slots == nil {
-		d.slots = &hostslots.Pool{}
-		d.slots.Source(Name, d.holdings)
-	}
-	return d.slots
-}
-
-func slotKey(name string) string { return Name + "/" + name }
+func (d *Driver) UseSlots(pool *hostslots.Pool) { d.slots.Use(pool) }
 
 // holdings reads the slot of every server that has a record.
 func (d *Driver) holdings() map[string]hostslots.Slot {
@@ -50,12 +32,11 @@ func (d *Driver) holdings() map[string]hostslots.Slot {
 		if err != nil {
 			continue
 		}
-		var s hostslots.Slot
-		s.SesmanPort = r.SesmanPort
+		s := hostslots.Slot{SesmanPort: r.SesmanPort}
 		if r.DisplayOffset != 0 {
 			s.First, s.Last = r.displays()
 		}
-		out[slotKey(e.Name())] = s
+		out[d.slots.Key(e.Name())] = s
 	}
 	return out
 }
@@ -66,32 +47,20 @@ func (d *Driver) holdings() map[string]hostslots.Slot {
 // reservation over with the first process it tracks. tab is the listening
 // sockets, read by the caller (nil: read here).
 func (d *Driver) allocate(name string, rec, old *record, keep bool, tab *socktab.Table) error {
-	if tab == nil {
-		var err error
-		if tab, err = socktab.ReadListening(); err != nil {
-			tab = &socktab.Table{}
-		}
-	}
-	req := hostslots.Request{
-		Key:       slotKey(name),
-		Need:      rec.Settings.MaxSessions,
-		Keep:      keep,
-		Listening: hostslots.Loopback(tab),
-		XInUse:    hostslots.XSockets(socktab.ListeningUnixPaths()),
-	}
+	var was hostslots.Slot
 	if old != nil {
-		req.Old.SesmanPort = old.SesmanPort
+		was.SesmanPort = old.SesmanPort
 		if old.DisplayOffset != 0 {
-			req.Old.First, req.Old.Last = old.displays()
+			was.First, was.Last = old.displays()
 		}
 	}
-	s, err := d.pool().Reserve(req)
+	s, err := d.slots.Reserve(name, rec.Settings.MaxSessions, was, keep, tab)
 	if err != nil {
-		return fmt.Errorf("process: %s: %w", name, err)
+		return err
 	}
 	rec.SesmanPort, rec.DisplayOffset = s.SesmanPort, s.First
 	return nil
 }
 
 // release forgets server name's reservation (its record is gone).
-func (d *Driver) release(name string) { d.pool().Release(slotKey(name)) }
+func (d *Driver) release(name string) { d.slots.Release(name) }

@@ -51,10 +51,9 @@ type Driver struct {
 	mu    sync.Mutex
 	watch *exitWatch // set by Notify
 
-	// allocMu guards slots, where sesman ports and display blocks come from
-	// (UseSlots).
-	allocMu sync.Mutex
-	slots   *hostslots.Pool
+	// slots is where sesman ports and display blocks come from (UseSlots);
+	// made by New.
+	slots *hostslots.Share
 
 	// recoverMu makes one List at a time rebuild a corrupt record.
 	recoverMu sync.Mutex
@@ -81,11 +80,13 @@ func New(stateDir string, log hclog.Logger) *Driver {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Driver{
+	d := &Driver{
 		ServersDir: filepath.Join(stateDir, "servers"),
 		Log:        log.Named(Name),
 		pidFile:    filepath.Join(hostRunDir, "xrdp.pid"),
 	}
+	d.slots = hostslots.NewShare(Name, d.holdings)
+	return d
 }
 
 // Name implements drivers.Driver.
