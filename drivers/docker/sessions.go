@@ -12,6 +12,7 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
+	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
 // Sessions implements drivers.SessionLister from inside each running
@@ -23,10 +24,13 @@ import (
 // the container's network namespace, so both are read there, and user names
 // come from the container's /etc/passwd. Connections that reach the container
 // through NAT never show in the host's socket table: this is why docker
-// sessions are not counted from it.
+// sessions are not counted from it. A container in the host's network
+// (network = "host") is read in the host's tables, once for all of them.
 func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) drivers.SessionLook {
 	var look drivers.SessionLook
 	pruned := false
+	// Containers in the host's network share its Unix socket peers.
+	hostPeers := sync.OnceValues(func() (map[uint64]uint64, error) { return socktab.UnixPeers("") })
 	for _, in := range instances {
 		if in.Driver != Name || in.State != drivers.StateRunning {
 			continue
@@ -62,13 +66,25 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 		if !sp.Busy(snap) {
 			continue
 		}
-		tab, err := socktab.ReadFrom(root + "/net")
-		if err != nil {
-			d.Log.Warn("sessions: container socket table", "server", in.Name, "error", err)
-		}
-		peers, err := socktab.UnixPeers(root + "/ns/net")
-		if err != nil {
-			d.Log.Warn("sessions: container Unix sockets; its sessions show as disconnected", "server", in.Name, "error", err)
+		var tab *socktab.Table
+		var peers map[uint64]uint64
+		if in.Config.Network == spec.NetworkHost {
+			// The host's tables, read once for every such container.
+			var perr error
+			tab, err = host.Sockets()
+			if peers, perr = hostPeers(); err == nil {
+				err = perr
+			}
+			if err != nil {
+				d.Log.Warn("sessions: the host's socket tables", "server", in.Name, "error", err)
+			}
+		} else {
+			if tab, err = socktab.ReadFrom(root + "/net"); err != nil {
+				d.Log.Warn("sessions: container socket table", "server", in.Name, "error", err)
+			}
+			if peers, err = socktab.UnixPeers(root + "/ns/net"); err != nil {
+				d.Log.Warn("sessions: container Unix sockets; its sessions show as disconnected", "server", in.Name, "error", err)
+			}
 		}
 		look.Add(drivers.FindSessions(sp, snap, tab, peers))
 	}
