@@ -75,6 +75,12 @@ func (h *host) renameRaw(src string) {
 // startAgent starts the agent on the spec as it is and waits until it is ready.
 func (h *host) startAgent(apiPort int) *runningAgent {
 	h.t.Helper()
+	return h.startAgentWithin(apiPort, 10*time.Second)
+}
+
+// startAgentWithin starts the agent and waits up to limit until it is ready.
+func (h *host) startAgentWithin(apiPort int, limit time.Duration) *runningAgent {
+	h.t.Helper()
 	a := &runningAgent{url: "http://127.0.0.1:" + strconv.Itoa(apiPort), logs: &syncBuffer{}, done: make(chan struct{})}
 	a.cmd = exec.Command(bin, "agent", "-config", filepath.Join(h.dir, "lucid-rdp.hcl"))
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
@@ -86,10 +92,10 @@ func (h *host) startAgent(apiPort int) *runningAgent {
 	h.t.Cleanup(func() {
 		a.stop(h.t)
 		if h.t.Failed() {
-			h.t.Logf("agent log:\n%s", a.logs.String())
+			h.t.Logf("agent pid %d log:\n%s", a.cmd.Process.Pid, a.logs.String())
 		}
 	})
-	waitFor(h.t, 10*time.Second, "the agent to be ready", func() bool {
+	waitFor(h.t, limit, "the agent to be ready", func() bool {
 		select {
 		case <-a.done:
 			h.t.Fatalf("agent exited:\n%s", a.logs.String())

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers/docker"
@@ -107,13 +108,29 @@ server "d" {
 }
 `, chaosFrom, chaosTo, procs, docks, responderImage)
 	}
-	specs := []string{spec(procServers, dockServers), spec(procServers-2, dockServers-1)}
+	// The edits go back and forth between two good specs.
+	type good struct {
+		src      string
+		declared map[string]bool
+	}
+	var specs []good
+	for _, n := range [][2]int{{procServers, dockServers}, {procServers - 2, dockServers - 1}} {
+		declared := map[string]bool{"desk-1": true, "desk-2": true}
+		for i := 1; i <= n[0]; i++ {
+			declared[fmt.Sprintf("p-%d", i)] = true
+		}
+		for i := 1; i <= n[1]; i++ {
+			declared[fmt.Sprintf("d-%d", i)] = true
+		}
+		specs = append(specs, good{spec(n[0], n[1]), declared})
+	}
 	current := specs[0]
-	h.renameRaw(current)
+	h.renameRaw(current.src)
 
 	var agent *runningAgent
 	startAgent := func() {
-		agent = startChaosAgent(t, h, api)
+		// Up to a minute: it may start while the engine restarts.
+		agent = h.startAgentWithin(api, time.Minute)
 	}
 	teardown := chaosTeardown(t, h, engine, stateDir, uids, func() *runningAgent { return agent })
 	startAgent()
@@ -166,7 +183,7 @@ server "d" {
 	}
 	edit := func() {
 		current = specs[rng.IntN(len(specs))]
-		h.renameRaw(current)
+		h.renameRaw(current.src)
 	}
 	deadline := time.Now().Add(long)
 	for time.Now().Before(deadline) {
@@ -199,13 +216,13 @@ server "d" {
 			engine.restart(t)
 			tally["restart the engine"]++
 		case n < 90:
-			writeBrokenSpec(t, h, current, rng)
+			writeBrokenSpec(t, h, current.src, rng)
 			tally["broken spec"]++
 			time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
 			if rng.IntN(2) == 0 {
 				edit()
 			} else {
-				h.renameRaw(current)
+				h.renameRaw(current.src)
 			}
 		default:
 			fillUp(t, stateDir)
@@ -220,8 +237,8 @@ server "d" {
 	}
 
 	// The end: the last good spec, a minute to converge, then the checks.
-	h.renameRaw(current)
-	declared := declaredServers(current)
+	h.renameRaw(current.src)
+	declared := current.declared
 	var why string
 	converge := time.Now()
 	deadlineEnd := converge.Add(90 * time.Second)
@@ -250,8 +267,12 @@ server "d" {
 		orphans, dups := untracked(t, stateDir)
 		return append(orphans, dups...)
 	}())
-	check("no duplicate container", chaosContainers(t, engine, declared))
-	check("nothing owned that the spec does not declare", chaosOwned(t, engine, stateDir, declared))
+	containers, err := engine.cli.ContainerList(context.Background(), client.ContainerListOptions{All: true})
+	if err != nil {
+		t.Fatalf("the test's engine: %v", err)
+	}
+	check("no duplicate container", chaosContainers(containers.Items, declared))
+	check("nothing owned that the spec does not declare", chaosOwned(t, containers.Items, stateDir, declared))
 	check("no port held twice", portsHeldTwice(t))
 	check("no sesman port or X display given twice", slotsGivenTwice(t, stateDir))
 	check("the host's engine untouched (docker0 there)", func() []string {
@@ -317,21 +338,6 @@ func xorgOf(t *testing.T, uid int) procfs.Identity {
 	return procfs.Identity{}
 }
 
-// declaredServers lists the server names spec src declares (count blocks
-// expanded).
-func declaredServers(src string) map[string]bool {
-	out := map[string]bool{}
-	re := regexp.MustCompile(`server "([a-z]+)" \{\n  count      = (\d+)`)
-	for _, m := range re.FindAllStringSubmatch(src, -1) {
-		var n int
-		fmt.Sscan(m[2], &n)
-		for i := 1; i <= n; i++ {
-			out[fmt.Sprintf("%s-%d", m[1], i)] = true
-		}
-	}
-	return out
-}
-
 // allAnswer returns why the agent's servers are not all up: a declared
 // server missing from the status or not running, or its port not answering
 // RDP; "" when all are. declared nil: whatever the status lists.
@@ -373,15 +379,10 @@ func allAnswer(t *testing.T, a *runningAgent, declared map[string]bool) string {
 
 // chaosContainers returns what is wrong with the engine's lucid-rdp
 // containers: a declared docker server without exactly one running.
-func chaosContainers(t *testing.T, e *chaosEngine, declared map[string]bool) []string {
-	t.Helper()
-	res, err := e.cli.ContainerList(context.Background(), client.ContainerListOptions{All: true})
-	if err != nil {
-		return []string{err.Error()}
-	}
+func chaosContainers(containers []container.Summary, declared map[string]bool) []string {
 	per := map[string]int{}
 	var out []string
-	for _, c := range res.Items {
+	for _, c := range containers {
 		name := c.Labels[docker.LabelServer]
 		per[name]++
 		if c.State != "running" {
@@ -398,7 +399,7 @@ func chaosContainers(t *testing.T, e *chaosEngine, declared map[string]bool) []s
 
 // chaosOwned returns what lucid-rdp owns that the spec does not declare:
 // records, server folders, containers.
-func chaosOwned(t *testing.T, e *chaosEngine, stateDir string, declared map[string]bool) []string {
+func chaosOwned(t *testing.T, containers []container.Summary, stateDir string, declared map[string]bool) []string {
 	t.Helper()
 	var out []string
 	for _, sub := range []string{"servers", "docker"} {
@@ -409,11 +410,7 @@ func chaosOwned(t *testing.T, e *chaosEngine, stateDir string, declared map[stri
 			}
 		}
 	}
-	res, err := e.cli.ContainerList(context.Background(), client.ContainerListOptions{All: true})
-	if err != nil {
-		return append(out, err.Error())
-	}
-	for _, c := range res.Items {
+	for _, c := range containers {
 		if name := c.Labels[docker.LabelServer]; !declared[name] {
 			out = append(out, "container of "+name)
 		}
@@ -564,36 +561,6 @@ func fillUp(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// startChaosAgent starts the agent and waits (up to a minute: it may start
-// while the engine restarts) until it is ready.
-func startChaosAgent(t *testing.T, h *host, api int) *runningAgent {
-	t.Helper()
-	a := &runningAgent{url: fmt.Sprintf("http://127.0.0.1:%d", api), logs: &syncBuffer{}, done: make(chan struct{})}
-	a.cmd = exec.Command(bin, "agent", "-config", filepath.Join(h.dir, "lucid-rdp.hcl"))
-	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
-	a.cmd.Env = append(os.Environ(), "LUCID_RDP_LOG_LEVEL=debug")
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = a.cmd.Wait(); close(a.done) }()
-	t.Cleanup(func() {
-		a.stop(t)
-		if t.Failed() {
-			t.Logf("agent pid %d log:\n%s", a.cmd.Process.Pid, a.logs.String())
-		}
-	})
-	waitFor(t, 60*time.Second, "the agent to be ready", func() bool {
-		select {
-		case <-a.done:
-			t.Fatalf("agent exited:\n%s", a.logs.String())
-		default:
-		}
-		code, _ := a.get(t, "/ready", "")
-		return code == http.StatusOK
-	})
-	return a
 }
 
 // chaosTeardown returns the end of the chaos run, also run at cleanup if
