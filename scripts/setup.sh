@@ -26,7 +26,11 @@ test)
 	# prometheus-alertmanager is the real Alertmanager that reconciler/notify's
 	# tests post alerts to (they start their own; installing starts none).
 	# zsh checks the zsh completion script lucid-rdp prints.
-	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils xdotool prometheus-alertmanager zsh)
+	# prometheus ships promtool, which checks examples/prometheus; chromium
+	# (headless) loads the agent's status page; qemu-user-static runs the
+	# arm64 release binary on this amd64 host. None of them starts a service.
+	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils xdotool prometheus-alertmanager zsh
+		prometheus chromium qemu-user-static)
 	;;
 bench)
 	want+=(supervisor docker-compose)
