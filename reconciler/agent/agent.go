@@ -583,6 +583,7 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 		st.Problems = problems
 	}
 	counts := map[string]float64{"up": 0, "down": 0, "draining": 0, "backoff": 0, "pending": 0}
+	a.m.declare(s)
 	a.m.serverUp.Reset()
 	a.m.sessions.Reset()
 	a.m.serverCPU.Reset()

@@ -3,7 +3,14 @@ package agent
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lucid-rdp/lucid-rdp/reconciler/alerts"
+	"github.com/lucid-rdp/lucid-rdp/spec"
 )
+
+// rejectReasons are the reason label values of sessions_rejected_total
+// (DESIGN.md, plus evict_idle for sessions an alert ended).
+var rejectReasons = []string{"max", "idle", "disconnected", "drain", "reject_new", alerts.ActionEvictIdle}
 
 // metrics are the agent's Prometheus series (names fixed by DESIGN.md).
 type metrics struct {
@@ -73,8 +80,38 @@ func newMetrics(version string) *metrics {
 	m.notifications = cv("notifications_total", "Attempts to send alerts to a notify block, by result (ok, error); errors are retried with backoff.", "notifier", "result")
 	m.hostDisk = g("host_disk_percent", "Use of the filesystem that holds agent.state_dir, percent.")
 	m.hostLoad = g("host_load1", "The host's 1-minute load average.")
+	for _, result := range []string{"success", "error"} {
+		m.reconcileTotal.WithLabelValues(result)
+	}
 	build := gv("build_info", "Always 1; the version label says which lucid-rdp runs.", "version")
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// declare gives every counter series the spec can produce a zero, so a
+// dashboard or a rate() sees 0 rather than no data until the first event
+// (and an increase from 0 to 1 is not lost): per declared server its restarts,
+// errors, rejections by reason and leftovers by kind; per alert its notify and
+// its action; per notify block ok and error.
+func (m *metrics) declare(s *spec.Spec) {
+	for _, srv := range s.Servers {
+		m.restarts.WithLabelValues(srv.Name)
+		m.serverErrors.WithLabelValues(srv.Name)
+		for _, reason := range rejectReasons {
+			m.rejected.WithLabelValues(srv.Name, reason)
+		}
+		m.leftovers.WithLabelValues(srv.Name, kindConnection)
+		m.leftovers.WithLabelValues(srv.Name, kindSession)
+	}
+	for _, al := range s.Alerts {
+		m.alertActions.WithLabelValues(al.Name, alerts.ActionNotify)
+		if al.Action != "" {
+			m.alertActions.WithLabelValues(al.Name, al.Action)
+		}
+	}
+	for _, n := range s.Notifiers {
+		m.notifications.WithLabelValues(n.Name, "ok")
+		m.notifications.WithLabelValues(n.Name, "error")
+	}
 }
