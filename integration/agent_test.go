@@ -81,8 +81,15 @@ func (h *host) startAgent(apiPort int) *runningAgent {
 // startAgentWithin starts the agent and waits up to limit until it is ready.
 func (h *host) startAgentWithin(apiPort int, limit time.Duration) *runningAgent {
 	h.t.Helper()
-	a := &runningAgent{url: "http://127.0.0.1:" + strconv.Itoa(apiPort), logs: &syncBuffer{}, done: make(chan struct{})}
-	a.cmd = exec.Command(bin, "agent", "-config", filepath.Join(h.dir, "lucid-rdp.hcl"))
+	return h.startAgentCmd(apiPort, limit, exec.Command(bin, "agent", "-config", filepath.Join(h.dir, "lucid-rdp.hcl")))
+}
+
+// startAgentCmd starts cmd, an agent command line of the test's own making
+// (as a unit file says, in a control group), and waits up to limit until the
+// agent is ready.
+func (h *host) startAgentCmd(apiPort int, limit time.Duration, cmd *exec.Cmd) *runningAgent {
+	h.t.Helper()
+	a := &runningAgent{url: "http://127.0.0.1:" + strconv.Itoa(apiPort), logs: &syncBuffer{}, done: make(chan struct{}), cmd: cmd}
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	a.cmd.Env = append(os.Environ(), "LUCID_RDP_LOG_LEVEL=debug")
 	if err := a.cmd.Start(); err != nil {
