@@ -67,13 +67,17 @@ fuzz:
 chaos: setup-test
 	CI=true LUCID_RDP_CHAOS=$(CHAOSTIME) $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 30m ./integration
 
+# Static binaries for linux/amd64 and linux/arm64 (Raspberry Pi 5) in DIST,
+# stamped with VERSION and COMMIT, and their SHA256SUMS. `make test` runs the
+# arm64 one under qemu-aarch64-static.
+DIST ?= dist
 release:
-	@mkdir -p dist
+	@mkdir -p $(DIST)
 	for arch in amd64 arm64; do \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
-			-o dist/lucid-rdp-linux-$$arch ./cmd/lucid-rdp || exit 1; \
+			-o $(DIST)/lucid-rdp-linux-$$arch ./cmd/lucid-rdp || exit 1; \
 	done
-	cd dist && sha256sum lucid-rdp-linux-* > SHA256SUMS
+	cd $(DIST) && sha256sum lucid-rdp-linux-* > SHA256SUMS
 
 clean:
 	rm -rf bin dist
