@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -31,11 +32,20 @@ const (
 	planSlots    = 2
 )
 
-// Handler returns the agent's HTTP API. When agent.listen is not a loopback
-// address every endpoint but /health needs "Authorization: Bearer TOKEN" with the
-// token from agent.token_file.
+// Handler returns the agent's HTTP API and, at GET /, its status page for
+// people. When agent.listen is not a loopback address every endpoint but
+// /health needs the token from agent.token_file, either as
+// "Authorization: Bearer TOKEN" or as the password of HTTP Basic auth (any
+// user name: that is what a browser can send for the page and the page's own
+// requests). A request without it is answered 401 with a Bearer challenge, and
+// on / a Basic one too, so that a browser asks for the token.
+//
+// Browsers resend Basic credentials by themselves, so requests that change
+// something (POST) from another origin's page are refused (403) on every
+// address: a page elsewhere cannot make the agent reload or plan.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.servePage)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -70,7 +80,7 @@ func (a *Agent) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, a.Status())
 	})
 	mux.HandleFunc("GET /v1/sessions", a.getSessions)
-	return a.auth(mux)
+	return http.NewCrossOriginProtection().Handler(a.auth(mux))
 }
 
 // postPlan answers the plan of the HCL spec in the body against this host,
@@ -148,7 +158,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// auth requires the bearer token when the API listens beyond loopback.
+// auth requires the token when the API listens beyond loopback: as a bearer
+// token or as a Basic auth password, compared in constant time.
 func (a *Agent) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := a.current()
@@ -162,14 +173,35 @@ func (a *Agent) auth(next http.Handler) http.Handler {
 			http.Error(w, "the agent's token_file is unreadable", http.StatusInternalServerError)
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="lucid-rdp"`)
+		if got, ok := presentedToken(r); !ok || !sameToken(got, token) {
+			if r.URL.Path == "/" {
+				w.Header().Add("WWW-Authenticate", `Basic realm="lucid-rdp", charset="UTF-8"`)
+			}
+			w.Header().Add("WWW-Authenticate", `Bearer realm="lucid-rdp"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// presentedToken returns the token r carries: a bearer token, or the
+// password of Basic auth, whatever the user name.
+func presentedToken(r *http.Request) (string, bool) {
+	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return got, true
+	}
+	if _, password, ok := r.BasicAuth(); ok {
+		return password, true
+	}
+	return "", false
+}
+
+// sameToken compares in constant time, lengths included: both sides are
+// hashed first, so a wrong guess does not tell the token's length either.
+func sameToken(got, want string) bool {
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
 // readToken reads a bearer token file; an empty token is an error.
