@@ -13,6 +13,6 @@
 // lucid_rdp_spec_last_reload_successful. Stopping the agent leaves every server
 // and session running; a new agent adopts them.
 //
-// The package serves the HTTP API (/health, /ready, /metrics, /v1/...). It must
+// The package serves the HTTP API (/health, /ready, /metrics, /v1/...) and the status page at /. It must
 // not touch servers except through the reconciler and its drivers.
 package agent
