@@ -18,6 +18,7 @@ var commandFlags = map[string][]string{
 	"agent":      {"-config", "-log-json"},
 	"status":     {"-addr", "-json", "-token-file"},
 	"sessions":   {"-addr", "-json", "-token-file"},
+	"health":     {"-addr"},
 	"version":    {},
 	"completion": {},
 }

@@ -44,6 +44,7 @@ func commands() []command {
 		{"agent", "Keep this host converged as the spec changes", runAgent},
 		{"status", "Show the agent's servers and alerts", runStatus},
 		{"sessions", "List live sessions", runSessions},
+		{"health", "Check that the agent answers: exit 0 if so, 1 if not", runHealth},
 		{"version", "Print the version", runVersion},
 		{"completion", "Print a bash or zsh completion script", runCompletion},
 	}
