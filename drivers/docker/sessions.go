@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -44,9 +45,9 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 			forgetGone(snap)
 			pruned = true
 		}
-		first := d.firstPID(ctx, in.ID, snap)
+		first, why := d.firstPID(ctx, in.ID, snap)
 		if first <= 0 {
-			look.Miss(in.Name, "the engine did not say which process is the container's first")
+			look.Miss(in.Name, why)
 			continue
 		}
 		root := "/proc/" + strconv.Itoa(first)
@@ -96,26 +97,41 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 // and is still in the container's cgroup (a pid can be reused), which is
 // checked once per process table (Sessions, Refusals and Usage of a pass
 // share one).
-func (d *Driver) firstPID(ctx context.Context, id string, snap *procfs.Procs) int {
+func (d *Driver) firstPID(ctx context.Context, id string, snap *procfs.Procs) (int, string) {
 	if v, ok := firstPIDs.Load(id); ok {
 		f := v.(first)
 		if f.checked == snap {
-			return f.pid
+			return f.pid, ""
 		}
-		if _, alive := snap.Get(f.pid); alive {
-			if cg, err := os.ReadFile("/proc/" + strconv.Itoa(f.pid) + "/cgroup"); err == nil && strings.Contains(string(cg), id) {
-				firstPIDs.Store(id, first{f.pid, snap})
-				return f.pid
-			}
+		if ofContainer(f.pid, id, snap) {
+			firstPIDs.Store(id, first{f.pid, snap})
+			return f.pid, ""
 		}
 	}
 	res, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil || res.Container.State == nil || res.Container.State.Pid <= 0 {
-		return 0
+		return 0, "the engine did not say which process is the container's first"
 	}
 	pid := res.Container.State.Pid
+	// The engine names the pid in the host's pid namespace. An agent in a
+	// container of its own sees other pids (or none): it would find no
+	// sessions where there are some, and replace servers under their users.
+	if !ofContainer(pid, id, snap) {
+		return 0, fmt.Sprintf("the container's first process (pid %d on the host) is not visible here: "+
+			"an agent in a container needs --pid host to see sessions", pid)
+	}
 	firstPIDs.Store(id, first{pid, snap})
-	return pid
+	return pid, ""
+}
+
+// ofContainer reports whether pid, in snap, is a process of container id (by
+// its cgroup, which names the container).
+func ofContainer(pid int, id string, snap *procfs.Procs) bool {
+	if _, alive := snap.Get(pid); !alive {
+		return false
+	}
+	cg, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	return err == nil && strings.Contains(string(cg), id)
 }
 
 // first is a container's first pid, and the process table it was last
@@ -157,7 +173,7 @@ func (d *Driver) Refusals(ctx context.Context, instances []drivers.Instance, hos
 		if err != nil {
 			return nil
 		}
-		first := d.firstPID(ctx, in.ID, snap)
+		first, _ := d.firstPID(ctx, in.ID, snap)
 		if first <= 0 {
 			continue
 		}
@@ -183,7 +199,7 @@ func (d *Driver) Usage(ctx context.Context, instances []drivers.Instance, host *
 		if err != nil {
 			return out
 		}
-		first := d.firstPID(ctx, in.ID, snap)
+		first, _ := d.firstPID(ctx, in.ID, snap)
 		if first <= 0 {
 			continue
 		}
