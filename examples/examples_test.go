@@ -63,6 +63,7 @@ var agentMetrics = map[string]bool{
 	"alert_actions_total":                        false,
 	"notifications_total":                        false,
 	"build_info":                                 false,
+	"spec_info":                                  false,
 }
 
 // exported reports whether name is a series the agent's /metrics has:

@@ -127,9 +127,17 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		return printJSON(stdout, st)
 	}
-	fmt.Fprintf(stdout, "Spec:  %s\nHash:  %s\nLoaded: %s\n", st.Spec.Path, st.Spec.Hash, st.Spec.LoadedAt.Local().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "Spec:  %s\nHash:  %s\n", st.Spec.Path, st.Spec.Hash)
+	if st.Spec.Revision != "" {
+		fmt.Fprintf(stdout, "Revision: %s\n", st.Spec.Revision)
+	}
+	fmt.Fprintf(stdout, "Loaded: %s\n", st.Spec.LoadedAt.Local().Format(time.RFC3339))
 	if st.Spec.Error != "" {
-		fmt.Fprintf(stdout, "\nThe latest edit was NOT loaded; the spec above stays in force:\n%s\n", st.Spec.Error)
+		at := ""
+		if st.Spec.ErrorRevision != "" {
+			at = " (revision " + st.Spec.ErrorRevision + ")"
+		}
+		fmt.Fprintf(stdout, "\nThe latest edit%s was NOT loaded; the spec above stays in force:\n%s\n", at, st.Spec.Error)
 	}
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

@@ -63,19 +63,22 @@ type Agent struct {
 	reloadReq chan chan error // POST /v1/reload
 	kick      chan struct{}   // "look again now"
 
-	mu        sync.Mutex
-	spec      *spec.Spec // the last good spec, in force
-	specErr   string     // why the latest edit was refused
-	loadedAt  time.Time
-	lastBytes []byte
-	ready     bool
-	status    Status
-	restarts  map[string]int
-	lastErr   map[string]string
-	quick     map[string]int // consecutive quick deaths, by server (loop only)
-	wakeAt    time.Time      // when the last plan changes by the clock alone (loop only)
-	enf       *enforcer      // session limits (loop only)
-	nextLook  time.Time      // when the servers with sessions need a look between passes (loop only)
+	mu      sync.Mutex
+	spec    *spec.Spec // the last good spec, in force
+	specErr string     // why the latest edit was refused
+	// revision is the Git commit of the spec in force, errRevision that of
+	// the refused edit ("" outside a checkout).
+	revision, errRevision string
+	loadedAt              time.Time
+	lastBytes             []byte
+	ready                 bool
+	status                Status
+	restarts              map[string]int
+	lastErr               map[string]string
+	quick                 map[string]int // consecutive quick deaths, by server (loop only)
+	wakeAt                time.Time      // when the last plan changes by the clock alone (loop only)
+	enf                   *enforcer      // session limits (loop only)
+	nextLook              time.Time      // when the servers with sessions need a look between passes (loop only)
 	// waitingChanges: the last plan has changes that wait for sessions to
 	// end (loop only).
 	waitingChanges bool
@@ -185,9 +188,13 @@ func (a *Agent) reload(force bool) (bool, error) {
 	// Read and parse without the lock that /ready and /v1/status take: a big
 	// broken edit must not stall them. Only the loop (and New) reload.
 	src, err := spec.ReadFile(a.cfg.SpecPath)
+	rev := revisionOf(a.cfg.SpecPath)
 	a.mu.Lock()
 	same := err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes)
 	inForce, lastErr := a.spec, a.specErr
+	if same && lastErr == "" {
+		a.setRevision(rev) // a commit that left the spec as it was is the one in force now
+	}
 	a.mu.Unlock()
 	// Unchanged bytes are news only when a users file they name changed. Those
 	// of a spec that was refused are not known, so it is parsed again: a fix
@@ -230,7 +237,7 @@ func (a *Agent) reload(force bool) (bool, error) {
 	defer a.mu.Unlock()
 	a.lastBytes = src // nil when unreadable: the next good read is news, even of the same bytes
 	if s == nil {
-		a.specErr = text
+		a.specErr, a.errRevision = text, rev
 		a.m.reloadOK.Set(0)
 		if a.spec != nil {
 			a.log.Error("keeping the last good spec", "path", a.cfg.SpecPath, "hash", reconciler.SpecHash(a.spec))
@@ -246,9 +253,10 @@ func (a *Agent) reload(force bool) (bool, error) {
 		}
 	}
 	a.spec, a.specErr, a.loadedAt = s, "", time.Now().UTC()
+	a.setRevision(rev)
 	a.m.reloadOK.Set(1)
 	a.m.reloadTimestamp.Set(float64(a.loadedAt.UnixNano()) / 1e9)
-	a.log.Info("spec loaded", "path", a.cfg.SpecPath, "hash", reconciler.SpecHash(s), "servers", len(s.Servers))
+	a.log.Info("spec loaded", "path", a.cfg.SpecPath, "hash", reconciler.SpecHash(s), "revision", rev, "servers", len(s.Servers))
 	return true, nil
 }
 
@@ -674,7 +682,10 @@ func (a *Agent) Status() Status {
 	defer a.mu.Unlock()
 	st := a.status
 	st.Ready = a.ready
-	st.Spec = SpecStatus{Path: a.cfg.SpecPath, LoadedAt: a.loadedAt, Error: a.specErr}
+	st.Spec = SpecStatus{Path: a.cfg.SpecPath, Revision: a.revision, LoadedAt: a.loadedAt, Error: a.specErr}
+	if a.specErr != "" {
+		st.Spec.ErrorRevision = a.errRevision
+	}
 	if a.spec != nil {
 		st.Spec.Hash = reconciler.SpecHash(a.spec)
 	}

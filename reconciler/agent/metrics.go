@@ -37,6 +37,8 @@ type metrics struct {
 	notifications   *prometheus.CounterVec
 	hostDisk        prometheus.Gauge
 	hostLoad        prometheus.Gauge
+	specInfo        *prometheus.GaugeVec
+	revisionSet     bool // specInfo has its one series
 }
 
 func newMetrics(version string) *metrics {
@@ -58,6 +60,7 @@ func newMetrics(version string) *metrics {
 		return x
 	}
 	m.reloadOK = g("spec_last_reload_successful", "1 when the last load of the spec succeeded, 0 when it failed (the last good spec stays in force).")
+	m.specInfo = gv("spec_info", "Always 1; revision is the Git commit of the spec in force (empty when its folder is not a checkout).", "revision")
 	m.reloadTimestamp = g("spec_last_reload_success_timestamp_seconds", "When the spec was last loaded successfully.")
 	m.reconcileDur = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "reconcile_duration_seconds",
 		Help: "Time of one observe-plan-apply pass.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}})

@@ -107,8 +107,9 @@ type stamp struct {
 }
 
 type specView struct {
-	Path, Hash, Error string
-	LoadedAt          stamp
+	Path, Hash, Error       string
+	Revision, ErrorRevision string
+	LoadedAt                stamp
 }
 
 type problemRow struct {
@@ -151,6 +152,7 @@ func newPageView(st Status, host string, now time.Time) pageView {
 		Ready:         st.Ready,
 		LastReconcile: newStamp(st.LastReconcile, now, "never"),
 		Spec: specView{Path: st.Spec.Path, Hash: st.Spec.Hash, Error: st.Spec.Error,
+			Revision: st.Spec.Revision, ErrorRevision: st.Spec.ErrorRevision,
 			LoadedAt: newStamp(st.Spec.LoadedAt, now, "never")},
 		Summary: summary(st),
 	}

@@ -21,11 +21,16 @@ type Status struct {
 
 // SpecStatus says which spec is in force.
 type SpecStatus struct {
-	Path     string    `json:"path"`
-	Hash     string    `json:"hash"`
+	Path string `json:"path"`
+	Hash string `json:"hash"`
+	// Revision is the Git commit of the spec in force, when its folder is a
+	// checkout (a host that pulls its spec shows which commit it runs).
+	Revision string    `json:"revision,omitempty"`
 	LoadedAt time.Time `json:"loaded_at"`
 	// Error is why the latest edit was not loaded; the spec above stays in force.
 	Error string `json:"error,omitempty"`
+	// ErrorRevision is the commit of the refused edit, when it is in a checkout.
+	ErrorRevision string `json:"error_revision,omitempty"`
 }
 
 // ServerStatus is one server as the agent last saw it.
