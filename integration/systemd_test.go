@@ -217,7 +217,7 @@ func TestSystemdUnit(t *testing.T) {
 	need(t, "systemd-analyze")
 	u := readUnit(t, unitFile)
 
-	// 1. systemd's own reading of the unit and the drop-in: no warning at all
+	// 1. systemd's own reading of the units and the drop-in: no warning at all
 	// (verify warns of unknown keys and bad values and still exits 0). The
 	// binary's path is this test's; verify checks that it exists.
 	dir := t.TempDir()
@@ -242,7 +242,18 @@ func TestSystemdUnit(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "lucid-rdp.service.d", "docker-only.conf"), dropIn, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("systemd-analyze", "verify", filepath.Join(dir, "lucid-rdp.service")).CombinedOutput()
+	// The pull recipe's units (TestPullRecipe runs the service's command).
+	for _, name := range []string{"lucid-rdp-pull.service", "lucid-rdp-pull.timer"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(unitFile), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command("systemd-analyze", "verify", filepath.Join(dir, "lucid-rdp.service"),
+		filepath.Join(dir, "lucid-rdp-pull.service"), filepath.Join(dir, "lucid-rdp-pull.timer")).CombinedOutput()
 	// systemd 252's syscall tables lag the kernel's: names it cannot parse
 	// in @system-service are its own, not the unit's.
 	var warnings []string
