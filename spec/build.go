@@ -42,8 +42,9 @@ type builder struct {
 	spec  *Spec
 	diags hcl.Diagnostics
 
-	usersFiles map[string]usersFile   // by path: each file is read once per spec
-	mayRead    func(path string) bool // which users files may be read; nil: any
+	usersFiles    map[string]usersFile   // by path: each file is read once per spec (per fleet)
+	usersReported map[string]bool        // users files already reported on, by path
+	mayRead       func(path string) bool // which users files may be read; nil: any
 	// request: the spec came from a request (POST /v1/plan), not from the
 	// operator's file. Nothing of the host is looked at for it (its agent
 	// block is replaced by the running one, and a stat of a path the request
@@ -128,15 +129,26 @@ func (b *builder) duration(v *string, dflt time.Duration, body hcl.Body, name st
 	return d
 }
 
+// build builds the blocks of one host's spec (selected by selectFor, which
+// reports a second agent or defaults block: the first of each is built).
 func (b *builder) build(raw *fileBlock) {
-	b.buildAgent(raw.Agent)
+	agent, defaults := first(raw.Agents), first(raw.Defaults)
+	b.buildAgent(agent)
 	b.buildPortRanges(raw.PortRanges)
-	b.checkListenOutsideRanges(raw.Agent)
-	b.buildServers(raw.Defaults, raw.Servers)
+	b.checkListenOutsideRanges(agent)
+	b.buildServers(defaults, raw.Servers)
 	b.checkPorts(raw.Servers)
 	b.checkRenderedValues()
 	b.buildNotifiers(raw.Notifiers)
 	b.buildAlerts(raw.Alerts)
+}
+
+// first returns the first element of s, or nil.
+func first[T any](s []*T) *T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s[0]
 }
 
 // checkListenOutsideRanges refuses an API address inside a port range: a

@@ -175,6 +175,9 @@ type JSONDiagnostic struct {
 	Summary  string     `json:"summary"`
 	Detail   string     `json:"detail"`
 	Range    *JSONRange `json:"range,omitempty"`
+	// Hosts are the hosts of a fleet spec the diagnostic is about; left out
+	// when it is about the spec as a whole, or the spec has no hosts.
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // JSONResult is the whole `validate -json` document.
@@ -185,6 +188,22 @@ type JSONResult struct {
 	Diagnostics  []JSONDiagnostic `json:"diagnostics"`
 	// Omitted counts the diagnostics left out of a capped list.
 	Omitted int `json:"omitted,omitempty"`
+	// Hosts are the declared hosts of a fleet spec, in the order declared;
+	// left out for a one-host spec, and when the spec does not parse.
+	Hosts []JSONHost `json:"hosts,omitempty"`
+}
+
+// JSONHost is one host of a fleet spec in `validate -json`.
+type JSONHost struct {
+	// Name is the host's name.
+	Name string `json:"name"`
+	// Valid is whether the host's spec has no error.
+	Valid bool `json:"valid"`
+	// ErrorCount and WarningCount count the diagnostics about the host.
+	ErrorCount   int `json:"error_count"`
+	WarningCount int `json:"warning_count"`
+	// Servers counts the host's servers (after count); 0 when not valid.
+	Servers int `json:"servers"`
 }
 
 // DiagnosticsJSON renders diags in the shape `validate -json` prints.
@@ -195,6 +214,12 @@ func DiagnosticsJSON(diags hcl.Diagnostics) ([]byte, error) {
 // DiagnosticsJSONFirst is DiagnosticsJSON listing only the first n
 // diagnostics (all are counted), for answers that must stay small.
 func DiagnosticsJSONFirst(diags hcl.Diagnostics, n int) ([]byte, error) {
+	return json.MarshalIndent(NewJSONResult(diags, n), "", "  ")
+}
+
+// NewJSONResult is the `validate -json` document of diags, listing the first
+// n; a caller that validated a fleet adds its Hosts.
+func NewJSONResult(diags hcl.Diagnostics, n int) JSONResult {
 	res := JSONResult{Valid: !diags.HasErrors(), Diagnostics: []JSONDiagnostic{}}
 	for _, d := range diags {
 		if d.Severity == hcl.DiagWarning {
@@ -218,7 +243,8 @@ func DiagnosticsJSONFirst(diags hcl.Diagnostics, n int) ([]byte, error) {
 				End:      JSONPos{Line: d.Subject.End.Line, Column: d.Subject.End.Column},
 			}
 		}
+		jd.Hosts = DiagnosticHosts(d)
 		res.Diagnostics = append(res.Diagnostics, jd)
 	}
-	return json.MarshalIndent(res, "", "  ")
+	return res
 }

@@ -3,7 +3,10 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/hostile"
 )
@@ -27,6 +30,14 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	}
+	var fleet []byte // the fleet example, as one file
+	names, _ := SpecFiles("testdata/fleet")
+	for _, name := range names {
+		if src, err := os.ReadFile(name); err == nil {
+			fleet = append(fleet, src...)
+		}
+	}
+	f.Add(fleet)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		s, diags := Parse("fuzz.hcl", src)
 		if (s == nil) != diags.HasErrors() {
@@ -34,6 +45,26 @@ func FuzzParse(f *testing.F) {
 		}
 		if _, fdiags := Format("fuzz.hcl", src); fdiags.HasErrors() && s != nil {
 			t.Fatalf("a valid spec does not format: %v", fdiags)
+		}
+		// Every host of a fleet, as validate reads them: a host's spec is
+		// nil exactly when an error is about it (or about every host).
+		fl, fdiags := ParseFleet("fuzz.hcl", []File{{Name: "fuzz.hcl", Src: src}})
+		if (fl == nil) != fdiags.HasErrors() {
+			t.Fatalf("fleet %v with errors=%v", fl != nil, fdiags.HasErrors())
+		}
+		if fl == nil {
+			return
+		}
+		specs, diags := fl.ForAll()
+		for i, s := range specs {
+			bad := false
+			for _, d := range diags {
+				hosts := DiagnosticHosts(d)
+				bad = bad || d.Severity == hcl.DiagError && (!fl.IsFleet() || slices.Contains(hosts, fl.Hosts[i].Name))
+			}
+			if (s == nil) != bad {
+				t.Fatalf("host %d: spec %v with errors=%v: %v", i, s != nil, bad, diags)
+			}
 		}
 	})
 }

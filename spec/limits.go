@@ -28,8 +28,11 @@ const (
 	// MaxServers is the most servers a spec may hold after count expansion.
 	MaxServers = 1000
 	// MaxBlocks is the most port_range, alert or notify blocks a spec may
-	// hold, of each kind (server blocks are bounded by MaxServers).
+	// hold, of each kind (server blocks are bounded by MaxServers). A spec of
+	// several files, or of a fleet, holds them all together.
 	MaxBlocks = 256
+	// MaxHosts is the most host blocks a fleet spec may hold.
+	MaxHosts = 1000
 	// MaxCollection is the most elements of one list or map (env, command,
 	// servers globs).
 	MaxCollection = 256
@@ -279,15 +282,15 @@ const MaxStrayCharacters = 1000
 
 // checkShape refuses a parsed file with more blocks of a kind, or a longer
 // list or map, than the limits allow, before decoding it: decoding and
-// validation cost grows with each, and none needs so many.
-func checkShape(file *hcl.File) hcl.Diagnostics {
+// validation cost grows with each, and none needs so many. count holds the
+// blocks of each kind counted so far: the files of one spec share it.
+func checkShape(file *hcl.File, count map[string]int) hcl.Diagnostics {
 	body, ok := file.Body.(*hclsyntax.Body)
 	if !ok {
 		return nil
 	}
 	var diags hcl.Diagnostics
-	limit := map[string]int{"server": MaxServers, "port_range": MaxBlocks, "alert": MaxBlocks, "notify": MaxBlocks}
-	count := map[string]int{}
+	limit := map[string]int{"server": MaxServers, "port_range": MaxBlocks, "alert": MaxBlocks, "notify": MaxBlocks, "host": MaxHosts}
 	for _, blk := range body.Blocks {
 		count[blk.Type]++
 		if max, ok := limit[blk.Type]; ok && count[blk.Type] == max+1 {

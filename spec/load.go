@@ -1,18 +1,12 @@
 package spec
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// DefaultFile is the spec file lucid-rdp reads when none is named.
+// DefaultFile is the spec lucid-rdp reads when none is named.
 const DefaultFile = "lucid-rdp.hcl"
 
 // EnvConfig names the environment variable that overrides DefaultFile.
@@ -27,30 +21,31 @@ func DefaultPath() string {
 	return DefaultFile
 }
 
-// Load reads and decodes the spec at path. On any error-severity diagnostic the
-// returned Spec is nil; warnings come back alongside a usable Spec.
+// Load reads and decodes the spec at path, a file or a folder of *.hcl files
+// (ReadFiles), for this machine: a fleet spec (one with host blocks) resolves
+// to ThisHost, a one-host spec is taken whole. On any error-severity
+// diagnostic the returned Spec is nil; warnings come back alongside a usable
+// Spec.
 func Load(path string) (*Spec, hcl.Diagnostics) {
-	src, err := ReadFile(path)
-	if err != nil {
-		detail := err.Error()
-		if errors.Is(err, fs.ErrNotExist) {
-			detail = fmt.Sprintf("There is no file at %s. Name one on the command line or set %s.", path, EnvConfig)
-		}
-		return nil, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Cannot read spec file",
-			Detail:   detail,
-			Subject:  &hcl.Range{Filename: path},
-		}}
+	f, diags := LoadFleet(path)
+	if f == nil {
+		return nil, diags
 	}
-	return Parse(path, src)
+	s, more := f.ForThisHost()
+	return s, append(diags, more...)
 }
 
-// Parse decodes src as a spec named filename. Relative paths in the spec resolve
-// against filename's folder. On any error-severity diagnostic the returned Spec
-// is nil.
+// Parse decodes src as a spec named filename, for this machine, as Load does.
+// Relative paths in the spec resolve against filename's folder. On any
+// error-severity diagnostic the returned Spec is nil.
 func Parse(filename string, src []byte) (*Spec, hcl.Diagnostics) {
-	return parse(filename, src, nil)
+	return ParseFiles(filename, []File{{Name: filename, Src: src}})
+}
+
+// ParseFiles decodes files, read from path by ReadFiles, as one spec for this
+// machine, as Load does.
+func ParseFiles(path string, files []File) (*Spec, hcl.Diagnostics) {
+	return parseThisHost(path, files, nil)
 }
 
 // ParseRequest is Parse for a spec that came from a request rather than from
@@ -61,34 +56,14 @@ func ParseRequest(filename string, src []byte, mayRead func(path string) bool) (
 	if mayRead == nil {
 		mayRead = func(string) bool { return false }
 	}
-	return parse(filename, src, mayRead)
+	return parseThisHost(filename, []File{{Name: filename, Src: src}}, mayRead)
 }
 
-func parse(filename string, src []byte, mayRead func(string) bool) (*Spec, hcl.Diagnostics) {
-	if diags := checkBounds(filename, src); diags.HasErrors() {
+func parseThisHost(path string, files []File, mayRead func(string) bool) (*Spec, hcl.Diagnostics) {
+	f, diags := parseFleet(path, files, mayRead)
+	if f == nil {
 		return nil, diags
 	}
-	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	if shape := checkShape(file); shape.HasErrors() {
-		return nil, shape
-	}
-	var raw fileBlock
-	diags = append(diags, gohcl.DecodeBody(file.Body, nil, &raw)...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	dir, err := filepath.Abs(filepath.Dir(filename))
-	if err != nil {
-		dir = filepath.Dir(filename)
-	}
-	b := &builder{dir: dir, spec: &Spec{Filename: filename, Dir: dir, Source: src}, mayRead: mayRead, request: mayRead != nil}
-	b.build(&raw)
-	diags = append(diags, b.diags...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	return b.spec, diags
+	s, more := f.ForThisHost()
+	return s, append(diags, more...)
 }

@@ -6,14 +6,43 @@ import "github.com/hashicorp/hcl/v2"
 // that "not set" differs from the zero value: that is what lets a server inherit
 // from `defaults`. Every block keeps its body so validation can point at the
 // exact attribute it complains about.
+//
+// A spec may be several files, and a fleet spec holds the blocks of many hosts,
+// so agent and defaults are lists here: selection (fleet.go) keeps at most one
+// of each for a host, and says so when there are more.
 
+// fileBlock is the top level of one spec file, or of several read as one.
 type fileBlock struct {
-	Agent      *agentBlock       `hcl:"agent,block"`
+	Hosts      []*hostBlock      `hcl:"host,block"`
+	Agents     []*agentBlock     `hcl:"agent,block"`
 	PortRanges []*portRangeBlock `hcl:"port_range,block"`
-	Defaults   *serverBody       `hcl:"defaults,block"`
+	Defaults   []*serverBody     `hcl:"defaults,block"`
 	Servers    []*serverBlock    `hcl:"server,block"`
 	Alerts     []*alertBlock     `hcl:"alert,block"`
 	Notifiers  []*notifyBlock    `hcl:"notify,block"`
+}
+
+// add appends the blocks of o, keeping their order.
+func (f *fileBlock) add(o *fileBlock) {
+	f.Hosts = append(f.Hosts, o.Hosts...)
+	f.Agents = append(f.Agents, o.Agents...)
+	f.PortRanges = append(f.PortRanges, o.PortRanges...)
+	f.Defaults = append(f.Defaults, o.Defaults...)
+	f.Servers = append(f.Servers, o.Servers...)
+	f.Alerts = append(f.Alerts, o.Alerts...)
+	f.Notifiers = append(f.Notifiers, o.Notifiers...)
+}
+
+// hostBlock is a `host` block: one host of a fleet.
+type hostBlock struct {
+	Name      string            `hcl:"name,label"`
+	Labels    map[string]string `hcl:"labels,optional"`
+	Address   *string           `hcl:"address,optional"`
+	TokenFile *string           `hcl:"token_file,optional"`
+
+	NameRange hcl.Range `hcl:"name,label_range"`
+	Body      hcl.Body  `hcl:",body"`
+	DefRange  hcl.Range `hcl:",def_range"`
 }
 
 type agentBlock struct {
@@ -22,6 +51,8 @@ type agentBlock struct {
 	Resync      *string `hcl:"resync,optional"`
 	Parallelism *int    `hcl:"parallelism,optional"`
 	TokenFile   *string `hcl:"token_file,optional"`
+	// Hosts selects the hosts of a fleet the block applies to (nil: all).
+	Hosts *[]string `hcl:"hosts,optional"`
 
 	Body     hcl.Body  `hcl:",body"`
 	DefRange hcl.Range `hcl:",def_range"`
@@ -32,6 +63,8 @@ type portRangeBlock struct {
 	Address *string `hcl:"address,optional"`
 	From    int     `hcl:"from"`
 	To      int     `hcl:"to"`
+	// Hosts selects the hosts of a fleet the block applies to (nil: all).
+	Hosts *[]string `hcl:"hosts,optional"`
 
 	NameRange hcl.Range `hcl:"name,label_range"`
 	Body      hcl.Body  `hcl:",body"`
@@ -43,6 +76,9 @@ type portRangeBlock struct {
 type serverBlock struct {
 	Name  string `hcl:"name,label"`
 	Count *int   `hcl:"count,optional"`
+	// Hosts selects the hosts of a fleet the block applies to (nil: all).
+	// Decoded here, so it never reaches the body shared with defaults.
+	Hosts *[]string `hcl:"hosts,optional"`
 
 	Rest      hcl.Body  `hcl:",remain"`
 	Body      hcl.Body  `hcl:",body"`
@@ -65,6 +101,9 @@ type serverBody struct {
 	UsersFile      *string           `hcl:"users_file,optional"`
 	Home           *string           `hcl:"home,optional"`
 	Network        *string           `hcl:"network,optional"`
+	// Hosts is the `defaults` block's own selection of hosts; a server
+	// block's hosts is decoded by serverBlock and never reaches here.
+	Hosts *[]string `hcl:"hosts,optional"`
 
 	Sessions  *sessionsBlock  `hcl:"sessions,block"`
 	Security  *securityBlock  `hcl:"security,block"`
@@ -108,6 +147,8 @@ type alertBlock struct {
 	Action        *string   `hcl:"action,optional"`
 	Cooldown      *string   `hcl:"cooldown,optional"`
 	Severity      *string   `hcl:"severity,optional"`
+	// Hosts selects the hosts of a fleet the block applies to (nil: all).
+	Hosts *[]string `hcl:"hosts,optional"`
 
 	NameRange hcl.Range `hcl:"name,label_range"`
 	Body      hcl.Body  `hcl:",body"`
@@ -118,6 +159,8 @@ type notifyBlock struct {
 	Name string  `hcl:"name,label"`
 	Type *string `hcl:"type,optional"`
 	URL  string  `hcl:"url"`
+	// Hosts selects the hosts of a fleet the block applies to (nil: all).
+	Hosts *[]string `hcl:"hosts,optional"`
 
 	NameRange hcl.Range `hcl:"name,label_range"`
 	Body      hcl.Body  `hcl:",body"`

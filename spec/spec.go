@@ -8,13 +8,22 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Spec is a decoded, defaulted, count-expanded and validated lucid-rdp.hcl.
+// Spec is a decoded, defaulted, count-expanded and validated lucid-rdp.hcl:
+// one host's spec.
 type Spec struct {
-	// Filename is the name the spec was loaded under, as diagnostics show it.
+	// Filename is the name the spec was loaded under: a file, or a folder of
+	// *.hcl files.
 	Filename string
-	// Dir is the absolute folder of the spec; relative paths resolve against it.
+	// Dir is the absolute folder of the spec (the folder itself when the
+	// spec is a folder); relative paths resolve against it.
 	Dir string
-	// Source holds the bytes the spec was decoded from.
+	// Host is the host of a fleet spec this spec was resolved for; "" for a
+	// one-host spec (no host blocks).
+	Host string
+	// Source holds the bytes the spec was decoded from, which its spec hash
+	// covers: a one-file spec's bytes; a folder's files one after another;
+	// for a host of a fleet, only the blocks that apply to it, without their
+	// hosts attribute, so an edit of another host's part leaves it as it is.
 	Source []byte
 
 	// Agent configures the long-running agent and the state folder.

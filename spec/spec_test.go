@@ -23,47 +23,118 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-var wantRE = regexp.MustCompile(`^# want: (\d+): (.+)$`)
+var (
+	wantRE   = regexp.MustCompile(`^# want: (?:([^:\s]+\.hcl):)?(\d+): (.+)$`)
+	detailRE = regexp.MustCompile(`(?m)^# detail: (.+)$`)
+)
 
-// TestBad loads every spec in testdata/bad and checks that it fails with the
-// diagnostic named on its first line ("# want: LINE: SUMMARY"), at that line.
+// TestBad loads every spec in testdata/bad, a file or a folder of them, as
+// validate does (every host of a fleet), and checks that it fails with the
+// diagnostic named on the first line of its (first) file: "# want: LINE:
+// SUMMARY", or "# want: FILE.hcl:LINE: SUMMARY" in a folder, at that line of
+// that file. A "# detail: TEXT" line asks for TEXT in the diagnostic's detail.
 func TestBad(t *testing.T) {
-	files, _ := filepath.Glob("testdata/bad/*.hcl")
-	if len(files) < 30 {
-		t.Fatalf("found %d bad specs; want at least 30", len(files))
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".hcl"), func(t *testing.T) {
-			src, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, _, _ := bytes.Cut(src, []byte("\n"))
-			m := wantRE.FindStringSubmatch(string(first))
-			if m == nil {
-				t.Fatalf("first line %q is not \"# want: LINE: SUMMARY\"", first)
-			}
-			line, _ := strconv.Atoi(m[1])
-			summary := m[2]
-
-			s, diags := Load(file)
-			if s != nil {
-				t.Fatalf("Load returned a spec for a bad file")
-			}
+	paths, _ := filepath.Glob("testdata/bad/*")
+	n := 0
+	for _, path := range paths {
+		want, ok := readWant(t, path)
+		if !ok {
+			continue // a folder of users files
+		}
+		n++
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".hcl"), func(t *testing.T) {
+			diags := loadAll(path)
 			if !diags.HasErrors() {
 				t.Fatalf("no error diagnostics")
 			}
+			if st, _ := os.Stat(path); !st.IsDir() && len(hostsIn(path)) == 0 {
+				if s, _ := Load(path); s != nil {
+					t.Fatalf("Load returned a spec for a bad file")
+				}
+			}
 			for _, d := range diags {
-				if d.Severity == hcl.DiagError && d.Summary == summary && d.Subject != nil && d.Subject.Start.Line == line {
-					if d.Subject.Filename != file {
-						t.Errorf("diagnostic names file %q; want %q", d.Subject.Filename, file)
+				if d.Severity == hcl.DiagError && d.Summary == want.summary && d.Subject != nil && d.Subject.Start.Line == want.line &&
+					strings.Contains(d.Detail, want.detail) {
+					if d.Subject.Filename != want.file {
+						t.Errorf("diagnostic names file %q; want %q", d.Subject.Filename, want.file)
 					}
 					return
 				}
 			}
-			t.Errorf("want %q at line %d; got:\n%s", summary, line, describe(diags))
+			t.Errorf("want %q at %s:%d (detail with %q); got:\n%s", want.summary, want.file, want.line, want.detail, describe(diags))
 		})
 	}
+	if n < 30 {
+		t.Fatalf("found %d bad specs; want at least 30", n)
+	}
+}
+
+// want is what a bad spec must produce.
+type want struct {
+	file, summary, detail string
+	line                  int
+}
+
+// readWant reads the want line of the bad spec at path: its own, or that of
+// the first file of a folder. ok is false for a folder without *.hcl files.
+func readWant(t *testing.T, path string) (w want, ok bool) {
+	t.Helper()
+	w.file = path
+	first := path
+	if st, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if st.IsDir() {
+		names, err := SpecFiles(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) == 0 {
+			return w, false
+		}
+		first = names[0]
+	} else if !strings.HasSuffix(path, ".hcl") {
+		return w, false
+	}
+	src, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := bytes.Cut(src, []byte("\n"))
+	m := wantRE.FindStringSubmatch(string(line))
+	if m == nil {
+		t.Fatalf("%s: first line %q is not \"# want: [FILE.hcl:]LINE: SUMMARY\"", first, line)
+	}
+	if m[1] != "" {
+		w.file = filepath.Join(path, m[1])
+	} else if first != path {
+		w.file = first
+	}
+	w.line, _ = strconv.Atoi(m[2])
+	w.summary = m[3]
+	if d := detailRE.FindSubmatch(src); d != nil {
+		w.detail = string(d[1])
+	}
+	return w, true
+}
+
+// loadAll loads the spec at path as validate does: every host of a fleet.
+func loadAll(path string) hcl.Diagnostics {
+	f, diags := LoadFleet(path)
+	if f == nil {
+		return diags
+	}
+	_, more := f.ForAll()
+	return append(diags, more...)
+}
+
+// hostsIn returns the hosts the spec at path declares (none when it does not
+// load).
+func hostsIn(path string) []string {
+	f, _ := LoadFleet(path)
+	if f == nil {
+		return nil
+	}
+	return f.HostNames()
 }
 
 func describe(diags hcl.Diagnostics) string {
@@ -325,8 +396,9 @@ func TestNeverEmptyOnError(t *testing.T) {
 // TestDiagnosticsGolden pins the text users read for bad specs
 // (testdata/diagnostics.golden; go test -update rewrites it).
 func TestDiagnosticsGolden(t *testing.T) {
+	t.Setenv(EnvHost, "pi-2") // the host fleet-port-conflict is read as
 	var out bytes.Buffer
-	for _, name := range []string{"name-shell", "range-too-small", "sessions-max-zero", "listen-no-token", "syntax-error", "unknown-attribute"} {
+	for _, name := range []string{"name-shell", "range-too-small", "sessions-max-zero", "listen-no-token", "syntax-error", "unknown-attribute", "fleet-port-conflict"} {
 		file := "testdata/bad/" + name + ".hcl"
 		src, err := os.ReadFile(file)
 		if err != nil {

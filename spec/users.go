@@ -76,18 +76,27 @@ func readUsersFile(path string) usersFile {
 
 // checkUsersFile loads the users file at path once per spec (servers and
 // defaults may share one) and reports what is wrong at the attribute at.
+// The hosts of a fleet share the reads (usersFiles); each host's spec
+// reports a bad file itself.
 func (b *builder) checkUsersFile(path string, at *hcl.Range) string {
-	if u, done := b.usersFiles[path]; done {
+	u, done := b.usersFiles[path]
+	if !done {
+		u = usersFile{err: fmt.Errorf("users_file %s is not one the running spec names, and a plan request may not have other files read", path)}
+		if b.mayRead == nil || b.mayRead(path) {
+			u = readUsersFile(path)
+		}
+		if b.usersFiles == nil {
+			b.usersFiles = map[string]usersFile{}
+		}
+		b.usersFiles[path] = u
+	}
+	if b.usersReported[path] {
 		return u.hash
 	}
-	u := usersFile{err: fmt.Errorf("users_file %s is not one the running spec names, and a plan request may not have other files read", path)}
-	if b.mayRead == nil || b.mayRead(path) {
-		u = readUsersFile(path)
+	if b.usersReported == nil {
+		b.usersReported = map[string]bool{}
 	}
-	if b.usersFiles == nil {
-		b.usersFiles = map[string]usersFile{}
-	}
-	b.usersFiles[path] = u
+	b.usersReported[path] = true
 	switch {
 	case u.err != nil:
 		reason := u.err.Error()

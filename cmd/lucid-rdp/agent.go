@@ -21,11 +21,13 @@ import (
 
 func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	config := fs.String("config", spec.DefaultPath(), "the spec `FILE`")
+	config := fs.String("config", spec.DefaultPath(), "the spec: a `FILE`, or a folder of *.hcl files")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
-	help(fs, stderr, "agent [-config FILE] [-log-json]",
-		"Keeps this host converged to the spec as it changes, and serves the HTTP API\non agent.listen. SIGHUP reloads the spec; SIGTERM or SIGINT stops the agent\nand leaves every server and session running.",
+	help(fs, stderr, "agent [-config FILE|DIR] [-log-json]",
+		"Keeps this host converged to the spec as it changes, and serves the HTTP API\non agent.listen. SIGHUP reloads the spec; SIGTERM or SIGINT stops the agent\nand leaves every server and session running.\n"+
+			"A fleet spec (one with host blocks) is kept for this host: $"+spec.EnvHost+", else its\nhost name; a host the spec does not declare is an error, never zero servers.",
 		"lucid-rdp agent -config /etc/lucid-rdp/lucid-rdp.hcl",
+		"lucid-rdp agent -config /srv/fleet/          # this host's part of a fleet repository",
 		"LUCID_RDP_LOG_LEVEL=debug lucid-rdp agent -log-json")
 	if _, code, ok := parseFlags(fs, args, stderr); !ok {
 		return code

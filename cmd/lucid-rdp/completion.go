@@ -13,7 +13,7 @@ import (
 var commandFlags = map[string][]string{
 	"validate":   {"-json", "-no-color"},
 	"fmt":        {"-check", "-diff"},
-	"plan":       {"-config", "-detailed-exitcode", "-json", "-no-color", "-out"},
+	"plan":       {"-config", "-detailed-exitcode", "-host", "-json", "-no-color", "-out"},
 	"apply":      {"-auto-approve", "-config", "-no-color"},
 	"agent":      {"-config", "-log-json"},
 	"status":     {"-addr", "-json", "-token-file"},
@@ -73,7 +73,7 @@ func writeBash(w io.Writer) {
 	fmt.Fprintln(w, "  fi")
 	fmt.Fprintln(w, `  case "$prev" in`)
 	fmt.Fprintf(w, "  %s) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", strings.Join(fileFlags, "|"))
-	fmt.Fprintln(w, `  -addr) return ;;`)
+	fmt.Fprintln(w, `  -addr|-host) return ;;`)
 	fmt.Fprintln(w, "  esac")
 	fmt.Fprintln(w, `  case "$cmd" in`)
 	for _, name := range commandNames() {
@@ -119,8 +119,11 @@ func writeZsh(w io.Writer) {
 					s += "+:file:_files"
 				}
 			}
-			if f == "-addr" {
+			switch f {
+			case "-addr":
 				s += "+:url:"
+			case "-host":
+				s += "+:host:"
 			}
 			specs = append(specs, s+"'")
 		}

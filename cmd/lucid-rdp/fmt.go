@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
 	"github.com/lucid-rdp/lucid-rdp/internal/textdiff"
@@ -19,7 +17,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "change nothing; list files that would change and exit 3 if any")
 	diff := fs.Bool("diff", false, "print a unified diff of each change")
 	help(fs, stderr, "fmt [-check] [-diff] [FILE|DIR|-]...",
-		fmt.Sprintf("Rewrites specs in canonical layout (default $%s or ./%s).\nA folder means its *.hcl files; - reads standard input and writes standard output.", spec.EnvConfig, spec.DefaultFile),
+		fmt.Sprintf("Rewrites specs in canonical layout (default $%s or ./%s).\nA folder means the *.hcl files a spec folder is read from (not those of folders in it,\nnor hidden or editors' temporary files); - reads standard input and writes standard output.", spec.EnvConfig, spec.DefaultFile),
 		"lucid-rdp fmt",
 		"lucid-rdp fmt -check -diff specs/   # in CI: exit 3 when a file would change")
 	pos, code, ok := parseFlags(fs, args, stderr)
@@ -44,8 +42,11 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 			files = append(files, p)
 			continue
 		}
-		matches, _ := filepath.Glob(filepath.Join(p, "*.hcl"))
-		sort.Strings(matches)
+		matches, err := spec.SpecFiles(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "lucid-rdp fmt: %v\n", err)
+			return exitError
+		}
 		files = append(files, matches...)
 	}
 

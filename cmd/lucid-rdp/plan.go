@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
@@ -70,13 +71,31 @@ func cliLogger(stderr io.Writer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "lucid-rdp", Level: level, Output: stderr})
 }
 
-// loadSpec loads the spec or prints its diagnostics.
-func loadSpec(path string, stderr io.Writer, color bool) (*spec.Spec, bool) {
+// loadSpec loads the spec or prints its diagnostics: this host's (spec.Load),
+// or, when host is set, the part of a fleet spec that host NAME takes.
+func loadSpec(path, host string, stderr io.Writer, color bool) (*spec.Spec, bool) {
 	if msg := specMissing(path); msg != "" {
 		fmt.Fprintf(stderr, "lucid-rdp: %s\n", msg)
 		return nil, false
 	}
-	s, diags := spec.Load(path)
+	var s *spec.Spec
+	var diags hcl.Diagnostics
+	if host == "" {
+		s, diags = spec.Load(path)
+	} else {
+		var fleet *spec.Fleet
+		fleet, diags = spec.LoadFleet(path)
+		if fleet != nil && !fleet.IsFleet() {
+			printDiagnostics(stderr, diags, path, color)
+			fmt.Fprintf(stderr, "lucid-rdp: -host %s: %s declares no hosts (no host blocks), so every host takes all of it; plan without -host.\n", host, path)
+			return nil, false
+		}
+		if fleet != nil {
+			var more hcl.Diagnostics
+			s, more = fleet.For(strings.ToLower(host))
+			diags = append(diags, more...)
+		}
+	}
 	printDiagnostics(stderr, diags, path, color)
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "lucid-rdp: %s is not valid; nothing was changed.\n", path)
@@ -96,16 +115,21 @@ func isTerminal(w io.Writer) bool {
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	config := fs.String("config", spec.DefaultPath(), "the spec `FILE`")
+	config := fs.String("config", spec.DefaultPath(), "the spec: a `FILE`, or a folder of *.hcl files")
+	host := fs.String("host", "", "plan as host `NAME` of a fleet spec would, from its part of the spec (for review: changes nothing; not with -out)")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	out := fs.String("out", "", "save the plan to `PLAN`, for apply to carry out as shown")
 	noColor := fs.Bool("no-color", false, "print without colour (also when $NO_COLOR is set)")
-	help(fs, stderr, "plan [-config FILE] [-json] [-detailed-exitcode] [-out PLAN] [-no-color]",
-		"Shows what apply would change on this host, and the live sessions each change touches. Changes nothing.",
+	help(fs, stderr, "plan [-config FILE|DIR] [-host NAME] [-json] [-detailed-exitcode] [-out PLAN] [-no-color]",
+		"Shows what apply would change on this host, and the live sessions each change touches. Changes nothing.\n"+
+			"A fleet spec (one with host blocks) is planned for this host: $"+spec.EnvHost+", else its host name.\n"+
+			"-host NAME plans as host NAME would from its own part of the spec, against this machine's servers\n"+
+			"and the state folder NAME's agent block names: to review an edit for another host. It changes nothing.",
 		"lucid-rdp plan",
 		"lucid-rdp plan -out next.plan && lucid-rdp apply next.plan",
-		"lucid-rdp plan -json -detailed-exitcode   # in CI: exit 2 when something would change")
+		"lucid-rdp plan -json -detailed-exitcode   # in CI: exit 2 when something would change",
+		"lucid-rdp plan -config fleet/ -host pi-2  # what pi-2's agent would do, were this machine pi-2")
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
@@ -114,10 +138,22 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lucid-rdp plan: unexpected argument %q (use -config FILE)\n", pos[0])
 		return exitError
 	}
+	if *host != "" && *out != "" {
+		fmt.Fprintf(stderr, "lucid-rdp plan: -host plans for review only; a saved plan is carried out by apply on its own host, so -out does not go with it\n")
+		return exitError
+	}
 	color := useColor(*noColor, stdout)
-	s, ok := loadSpec(*config, stderr, color)
+	s, ok := loadSpec(*config, *host, stderr, color)
 	if !ok {
 		return exitError
+	}
+	if !*asJSON {
+		switch {
+		case *host != "":
+			fmt.Fprintf(stdout, "Planning as host %s of %s would, against this machine's state folder %s. Nothing is changed.\n\n", s.Host, *config, s.Agent.StateDir)
+		case s.Host != "":
+			fmt.Fprintf(stdout, "This is host %s of %s.\n\n", s.Host, *config)
+		}
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
@@ -154,14 +190,16 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 
 func runApply(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	config := fs.String("config", "", "the spec `FILE` (default: the saved plan's, else $"+spec.EnvConfig+" or ./"+spec.DefaultFile+")")
+	config := fs.String("config", "", "the spec: a `FILE`, or a folder of *.hcl files (default: the saved plan's, else $"+spec.EnvConfig+" or ./"+spec.DefaultFile+")")
 	auto := fs.Bool("auto-approve", false, "apply without asking")
 	noColor := fs.Bool("no-color", false, "print without colour (also when $NO_COLOR is set)")
-	help(fs, stderr, "apply [-config FILE] [-auto-approve] [-no-color] [PLAN]",
-		"Converges this host to the spec: shows the plan and asks first (on a terminal), or carries out a plan\nsaved by plan -out, refusing it when the spec or the host changed since.",
+	help(fs, stderr, "apply [-config FILE|DIR] [-auto-approve] [-no-color] [PLAN]",
+		"Converges this host to the spec: shows the plan and asks first (on a terminal), or carries out a plan\nsaved by plan -out, refusing it when the spec or the host changed since.\n"+
+			"A fleet spec (one with host blocks) is applied for this host: $"+spec.EnvHost+", else its host name.",
 		"lucid-rdp apply",
 		"lucid-rdp apply -auto-approve -config /etc/lucid-rdp/lucid-rdp.hcl",
-		"lucid-rdp apply next.plan")
+		"lucid-rdp apply next.plan",
+		"lucid-rdp apply -config /etc/lucid-rdp/fleet/   # this host's part of a fleet repository")
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
@@ -192,7 +230,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if *config == "" {
 		*config = spec.DefaultPath()
 	}
-	s, ok := loadSpec(*config, stderr, color)
+	s, ok := loadSpec(*config, "", stderr, color)
 	if !ok {
 		return exitError
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -39,7 +38,8 @@ const (
 
 // Config sets up an Agent.
 type Config struct {
-	// SpecPath is the spec file to keep the host converged to.
+	// SpecPath is the spec to keep the host converged to: a file, or a folder
+	// of *.hcl files (readSpec). A fleet spec is resolved for this host.
 	SpecPath string
 	// Log receives the agent's logs.
 	Log hclog.Logger
@@ -187,7 +187,7 @@ func (a *Agent) current() *spec.Spec {
 func (a *Agent) reload(force bool) (bool, error) {
 	// Read and parse without the lock that /ready and /v1/status take: a big
 	// broken edit must not stall them. Only the loop (and New) reload.
-	src, err := spec.ReadFile(a.cfg.SpecPath)
+	files, src, err := readSpec(a.cfg.SpecPath)
 	rev := revisionOf(a.cfg.SpecPath)
 	a.mu.Lock()
 	same := err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes)
@@ -210,10 +210,10 @@ func (a *Agent) reload(force bool) (bool, error) {
 		var parsed *spec.Spec
 		var diags hcl.Diagnostics
 		niced(func() {
-			parsed, diags = spec.Parse(a.cfg.SpecPath, src)
+			parsed, diags = spec.ParseFiles(a.cfg.SpecPath, files)
 			if diags.HasErrors() {
 				var buf bytes.Buffer // the first few, and a count: a broken edit may hold thousands
-				_ = spec.WriteDiagnostics(&buf, diags, map[string][]byte{a.cfg.SpecPath: src}, 100, false)
+				_ = spec.WriteDiagnostics(&buf, diags, spec.Sources(files), 100, false)
 				text = buf.String()
 			}
 		})
@@ -334,7 +334,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("agent: watch: %w", err)
 	}
 	defer w.Close()
-	dir := filepath.Dir(a.cfg.SpecPath)
+	dir := watchDir(a.cfg.SpecPath)
 	if err := w.Add(dir); err != nil {
 		return fmt.Errorf("agent: watch %s: %w", dir, err)
 	}

@@ -1,0 +1,3 @@
+# want: 2: Invalid host name
+host "Pi_1!" {
+}

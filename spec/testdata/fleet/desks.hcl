@@ -1,0 +1,6 @@
+# The lab's desk servers, on every host whose name starts with lab-.
+
+server "desk" {
+  hosts = ["lab-*"]
+  count = 2
+}
