@@ -105,7 +105,7 @@ func healthProber(url string) {
 
 // TestAgentHealthyUnderHostileSpecs: while every spec of the hostile corpus is
 // POSTed to /v1/plan and then saved as the spec file (and the file is made a
-// symlink to /dev/zero, a FIFO, a folder), /health answers within 100 ms, each
+// symlink to /dev/zero, a FIFO, an empty folder), /health answers within 100 ms, each
 // is refused with its reason in /v1/status, and the servers keep running on
 // the last good spec.
 func TestAgentHealthyUnderHostileSpecs(t *testing.T) {
@@ -203,7 +203,9 @@ func TestAgentHealthyUnderHostileSpecs(t *testing.T) {
 	// Files that are no spec at all.
 	check("symlink to /dev/zero", nil, "regular file", func() error { return os.Symlink("/dev/zero", specPath) })
 	check("FIFO", nil, "regular file", func() error { return syscall.Mkfifo(specPath, 0o644) })
-	check("folder", nil, "regular file", func() error { return os.Mkdir(specPath, 0o755) })
+	// A folder is a spec form (its *.hcl files, read as one); an empty one is
+	// refused, never read as a spec of no servers.
+	check("empty folder", nil, "holds no *.hcl file", func() error { return os.Mkdir(specPath, 0o755) })
 
 	if now := a.status(t)["spec"].(map[string]any)["hash"]; now != hash {
 		t.Fatalf("the spec in force changed: %v -> %v", hash, now)
