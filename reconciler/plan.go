@@ -103,12 +103,15 @@ type Summary struct {
 
 // Plan is what apply would do, as computed by MakePlan.
 type Plan struct {
-	FormatVersion string    `json:"format_version"`
-	SpecHash      string    `json:"spec_hash"`
-	Changes       []Change  `json:"changes"`
-	Problems      []Problem `json:"errors,omitempty"`
-	Notes         []Note    `json:"notes,omitempty"`
-	Summary       Summary   `json:"summary"`
+	FormatVersion string `json:"format_version"`
+	// Host is the host of a fleet spec the plan is for ("" for a one-host
+	// spec): a fleet plan checks that each agent planned as the host it asked.
+	Host     string    `json:"host,omitempty"`
+	SpecHash string    `json:"spec_hash"`
+	Changes  []Change  `json:"changes"`
+	Problems []Problem `json:"errors,omitempty"`
+	Notes    []Note    `json:"notes,omitempty"`
+	Summary  Summary   `json:"summary"`
 	// Ports is every server's port once the plan is applied.
 	Ports map[string]int `json:"ports,omitempty"`
 	// Waiting counts the replaces that wait for live sessions to end (see
@@ -137,7 +140,7 @@ func SpecHash(s *spec.Spec) string {
 // no I/O, no clock, the same answer for the same inputs. now is only used to
 // tell whether a drain has passed its drain_timeout.
 func MakePlan(s *spec.Spec, obs *Observed, now time.Time) *Plan {
-	p := &Plan{FormatVersion: "1", SpecHash: SpecHash(s), Changes: []Change{}, Ports: map[string]int{}, stateCorrupt: obs.StateProblem != ""}
+	p := &Plan{FormatVersion: "1", Host: s.Host, SpecHash: SpecHash(s), Changes: []Change{}, Ports: map[string]int{}, stateCorrupt: obs.StateProblem != ""}
 	ix := newIndex(s, obs)
 	ports, portProblems := allocate(s, obs, ix)
 

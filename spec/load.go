@@ -53,10 +53,17 @@ func ParseFiles(path string, files []File) (*Spec, hcl.Diagnostics) {
 // mayRead allows, so that a request cannot have lucid-rdp read, and quote
 // from, any file it likes.
 func ParseRequest(filename string, src []byte, mayRead func(path string) bool) (*Spec, hcl.Diagnostics) {
+	return ParseRequestFiles(filename, []File{{Name: filename, Src: src}}, mayRead)
+}
+
+// ParseRequestFiles is ParseRequest for a spec of several files, a folder
+// sent whole (lucid-rdp fleet plan): path names the folder, and a fleet spec
+// resolves for this host, as the agent's own spec does.
+func ParseRequestFiles(path string, files []File, mayRead func(path string) bool) (*Spec, hcl.Diagnostics) {
 	if mayRead == nil {
 		mayRead = func(string) bool { return false }
 	}
-	return parseThisHost(filename, []File{{Name: filename, Src: src}}, mayRead)
+	return parseThisHost(path, files, mayRead)
 }
 
 func parseThisHost(path string, files []File, mayRead func(string) bool) (*Spec, hcl.Diagnostics) {

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -19,12 +21,22 @@ var commandFlags = map[string][]string{
 	"status":     {"-addr", "-json", "-token-file"},
 	"sessions":   {"-addr", "-json", "-token-file"},
 	"health":     {"-addr"},
+	"fleet":      {},
 	"version":    {},
 	"completion": {},
 }
 
+// subcommandFlags are the flags of the commands that have subcommands, by
+// command and subcommand.
+var subcommandFlags = map[string]map[string][]string{
+	"fleet": {
+		"plan":    {"-config", "-detailed-exitcode", "-hosts", "-json", "-no-color", "-timeout"},
+		"targets": {"-config", "-o"},
+	},
+}
+
 // fileFlags take a file name.
-var fileFlags = []string{"-config", "-out", "-token-file"}
+var fileFlags = []string{"-config", "-o", "-out", "-token-file"}
 
 func runCompletion(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("completion", flag.ContinueOnError)
@@ -73,10 +85,19 @@ func writeBash(w io.Writer) {
 	fmt.Fprintln(w, "  fi")
 	fmt.Fprintln(w, `  case "$prev" in`)
 	fmt.Fprintf(w, "  %s) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", strings.Join(fileFlags, "|"))
-	fmt.Fprintln(w, `  -addr|-host) return ;;`)
+	fmt.Fprintln(w, `  -addr|-host|-hosts|-timeout) return ;;`)
 	fmt.Fprintln(w, "  esac")
 	fmt.Fprintln(w, `  case "$cmd" in`)
 	for _, name := range commandNames() {
+		if subs, ok := subcommandFlags[name]; ok {
+			fmt.Fprintf(w, "  %s) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W %q -- \"$cur\")); return; fi\n", name, strings.Join(slices.Sorted(maps.Keys(subs)), " "))
+			fmt.Fprintln(w, `    case "${COMP_WORDS[2]}" in`)
+			for _, sub := range slices.Sorted(maps.Keys(subs)) {
+				fmt.Fprintf(w, "    %s) COMPREPLY=($(compgen -W %q -- \"$cur\")) ;;\n", sub, strings.Join(subs[sub], " "))
+			}
+			fmt.Fprintln(w, "    esac ;;")
+			continue
+		}
 		words := strings.Join(commandFlags[name], " ")
 		if name == "completion" {
 			words = "bash zsh"
@@ -111,22 +132,18 @@ func writeZsh(w io.Writer) {
 	names := commandNames()
 	sort.Strings(names)
 	for _, name := range names {
-		var specs []string
-		for _, f := range commandFlags[name] {
-			s := "'" + f
-			for _, ff := range fileFlags {
-				if f == ff {
-					s += "+:file:_files"
-				}
+		if subs, ok := subcommandFlags[name]; ok {
+			// After the subcommand, complete as if it were the command.
+			fmt.Fprintf(w, "    %s) if (( CURRENT == 3 )); then compadd %s; return; fi\n", name, strings.Join(slices.Sorted(maps.Keys(subs)), " "))
+			fmt.Fprintln(w, "      shift 2 words; (( CURRENT -= 2 ))")
+			fmt.Fprintln(w, "      case $words[1] in")
+			for _, sub := range slices.Sorted(maps.Keys(subs)) {
+				fmt.Fprintf(w, "      %s) _arguments %s ;;\n", sub, strings.Join(zshSpecs(subs[sub]), " "))
 			}
-			switch f {
-			case "-addr":
-				s += "+:url:"
-			case "-host":
-				s += "+:host:"
-			}
-			specs = append(specs, s+"'")
+			fmt.Fprintln(w, "      esac ;;")
+			continue
 		}
+		specs := zshSpecs(commandFlags[name])
 		switch name {
 		case "validate", "fmt", "apply":
 			specs = append(specs, "'*:file:_files'")
@@ -138,4 +155,28 @@ func writeZsh(w io.Writer) {
 	fmt.Fprintln(w, "  esac")
 	fmt.Fprintln(w, "}")
 	fmt.Fprintln(w, `_lucid-rdp "$@"`)
+}
+
+// zshSpecs are _arguments specs for flags: those that take a value say
+// which kind.
+func zshSpecs(flags []string) []string {
+	var specs []string
+	for _, f := range flags {
+		s := "'" + f
+		for _, ff := range fileFlags {
+			if f == ff {
+				s += "+:file:_files"
+			}
+		}
+		switch f {
+		case "-addr":
+			s += "+:url:"
+		case "-host", "-hosts":
+			s += "+:host:"
+		case "-timeout":
+			s += "+:duration:"
+		}
+		specs = append(specs, s+"'")
+	}
+	return specs
 }

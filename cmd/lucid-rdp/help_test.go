@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,9 @@ func TestHelpGolden(t *testing.T) {
 	cases := [][]string{{"-h"}, {"nope"}}
 	for _, c := range commands() {
 		cases = append(cases, []string{c.name, "-h"})
+		for _, sub := range slices.Sorted(maps.Keys(subcommandFlags[c.name])) {
+			cases = append(cases, []string{c.name, sub, "-h"})
+		}
 	}
 	cases = append(cases,
 		[]string{"plan", "-config", missing},
@@ -83,6 +87,18 @@ func TestCompletionFlags(t *testing.T) {
 		slices.Sort(want)
 		if _, ok := commandFlags[c.name]; !ok || !slices.Equal(listed, want) {
 			t.Errorf("%s: -h lists %v; completion offers %v", c.name, listed, want)
+		}
+	}
+	for name, subs := range subcommandFlags {
+		for sub, want := range subs {
+			_, _, stderr := runCLI(t, name, sub, "-h")
+			var listed []string
+			for _, m := range flagRE.FindAllStringSubmatch(stderr, -1) {
+				listed = append(listed, m[1])
+			}
+			if !slices.Equal(listed, want) { // -h lists flags sorted, as want is written
+				t.Errorf("%s %s: -h lists %v; completion offers %v", name, sub, listed, want)
+			}
 		}
 	}
 }

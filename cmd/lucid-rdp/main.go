@@ -42,6 +42,7 @@ func commands() []command {
 		{"plan", "Show what apply would change on this host", runPlan},
 		{"apply", "Converge this host to the spec", runApply},
 		{"agent", "Keep this host converged as the spec changes", runAgent},
+		{"fleet", "Review a fleet spec against every host's agent (plan, targets)", runFleet},
 		{"status", "Show the agent's servers and alerts", runStatus},
 		{"sessions", "List live sessions", runSessions},
 		{"health", "Check that the agent answers: exit 0 if so, 1 if not", runHealth},

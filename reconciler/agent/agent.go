@@ -688,6 +688,7 @@ func (a *Agent) Status() Status {
 	}
 	if a.spec != nil {
 		st.Spec.Hash = reconciler.SpecHash(a.spec)
+		st.Spec.Host = a.spec.Host
 	}
 	if st.Servers == nil {
 		st.Servers = []ServerStatus{}

@@ -5,12 +5,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,16 +100,27 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), planDeadline)
 	defer cancel()
 	r = r.WithContext(ctx)
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpecBody+1))
-	if err != nil {
-		http.Error(w, "reading the spec: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if len(body) > maxSpecBody {
-		http.Error(w, fmt.Sprintf("the spec is over %d bytes, the limit", maxSpecBody), http.StatusRequestEntityTooLarge)
-		return
-	}
 	cur := a.current()
+	var files []spec.File // a folder sent whole, as multipart/form-data
+	var body []byte       // else the body is one HCL file
+	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		var code int
+		if files, code, err = readSpecParts(r, cur.Dir); err != nil {
+			http.Error(w, err.Error(), code)
+			return
+		}
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, maxSpecBody+1))
+		if err != nil {
+			http.Error(w, "reading the spec: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(body) > maxSpecBody {
+			http.Error(w, fmt.Sprintf("the spec is over %d bytes, the limit", maxSpecBody), http.StatusRequestEntityTooLarge)
+			return
+		}
+	}
 	named := map[string]bool{} // the users files the operator's own spec names
 	for _, srv := range cur.Servers {
 		if srv.UsersFile != "" {
@@ -117,7 +131,12 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 	var diags hcl.Diagnostics
 	var out []byte
 	niced(func() {
-		s, diags = spec.ParseRequest(filepath.Join(cur.Dir, "request.hcl"), body, func(path string) bool { return named[path] })
+		mayRead := func(path string) bool { return named[path] }
+		if files != nil {
+			s, diags = spec.ParseRequestFiles(cur.Dir, files, mayRead)
+		} else {
+			s, diags = spec.ParseRequest(filepath.Join(cur.Dir, "request.hcl"), body, mayRead)
+		}
 		if diags.HasErrors() {
 			out, _ = spec.DiagnosticsJSONFirst(diags, spec.MaxShownDiagnostics)
 		}
@@ -135,6 +154,56 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
+}
+
+// readSpecParts reads a spec folder sent as multipart/form-data: one part
+// per *.hcl file, its file name the file's name in the folder (of a path,
+// only the last element counts).
+// The files are named as if they were in dir, the folder of the agent's own
+// spec, so relative paths in them resolve as in the agent's spec; they are
+// sorted by name, the order a folder is read in. The same limits hold as for
+// a folder on disk: spec.MaxFiles files of spec.MaxSpecSize bytes together.
+func readSpecParts(r *http.Request, dir string) ([]spec.File, int, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("reading the spec folder: %w", err)
+	}
+	var files []spec.File
+	seen := map[string]bool{}
+	left := maxSpecBody
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("reading the spec folder: %w", err)
+		}
+		name := part.FileName() // the last element only: never a path out of dir
+		switch {
+		case name == "" || !strings.HasSuffix(name, ".hcl") || strings.ContainsAny(name[:1], ".#~"):
+			return nil, http.StatusBadRequest, fmt.Errorf("part %q: each part must be a *.hcl file, as a folder's spec files are", name)
+		case seen[name]:
+			return nil, http.StatusBadRequest, fmt.Errorf("file %s is sent twice", name)
+		case len(files) == spec.MaxFiles:
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the spec folder holds over %d *.hcl files, the limit", spec.MaxFiles)
+		}
+		seen[name] = true
+		src, err := io.ReadAll(io.LimitReader(part, int64(left)+1))
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("reading %s: %w", name, err)
+		}
+		if len(src) > left {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the spec folder's files are over %d bytes together, the limit", maxSpecBody)
+		}
+		left -= len(src)
+		files = append(files, spec.File{Name: filepath.Join(dir, name), Src: src})
+	}
+	if len(files) == 0 {
+		return nil, http.StatusBadRequest, errors.New("the spec folder holds no *.hcl file")
+	}
+	slices.SortFunc(files, func(a, b spec.File) int { return strings.Compare(a.Name, b.Name) })
+	return files, 0, nil
 }
 
 // getSessions answers the sessions a pass found, from a pass that began after

@@ -23,6 +23,8 @@ type Status struct {
 type SpecStatus struct {
 	Path string `json:"path"`
 	Hash string `json:"hash"`
+	// Host is this host's name in a fleet spec; "" for a one-host spec.
+	Host string `json:"host,omitempty"`
 	// Revision is the Git commit of the spec in force, when its folder is a
 	// checkout (a host that pulls its spec shows which commit it runs).
 	Revision string    `json:"revision,omitempty"`
