@@ -40,10 +40,11 @@ func (b *syncBuffer) String() string {
 
 // runningAgent is a `lucid-rdp agent` process under test.
 type runningAgent struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *syncBuffer
-	done chan struct{}
+	cmd   *exec.Cmd
+	url   string
+	token string // sent when a request names none: the agent's API beyond loopback needs it
+	logs  *syncBuffer
+	done  chan struct{}
 }
 
 // agentBlock returns the agent block for h's spec with the API on port.
@@ -89,26 +90,34 @@ func (h *host) startAgentWithin(apiPort int, limit time.Duration) *runningAgent 
 // agent is ready.
 func (h *host) startAgentCmd(apiPort int, limit time.Duration, cmd *exec.Cmd) *runningAgent {
 	h.t.Helper()
-	a := &runningAgent{url: "http://127.0.0.1:" + strconv.Itoa(apiPort), logs: &syncBuffer{}, done: make(chan struct{}), cmd: cmd}
+	return startAgentAt(h.t, "http://127.0.0.1:"+strconv.Itoa(apiPort), "", limit, cmd)
+}
+
+// startAgentAt starts cmd, an agent whose API answers at url (with token,
+// when not on loopback), and waits up to limit until it is ready. The agent
+// is stopped when the test ends.
+func startAgentAt(t *testing.T, url, token string, limit time.Duration, cmd *exec.Cmd) *runningAgent {
+	t.Helper()
+	a := &runningAgent{url: url, token: token, logs: &syncBuffer{}, done: make(chan struct{}), cmd: cmd}
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	a.cmd.Env = append(os.Environ(), "LUCID_RDP_LOG_LEVEL=debug")
 	if err := a.cmd.Start(); err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go func() { _ = a.cmd.Wait(); close(a.done) }()
-	h.t.Cleanup(func() {
-		a.stop(h.t)
-		if h.t.Failed() {
-			h.t.Logf("agent pid %d log:\n%s", a.cmd.Process.Pid, a.logs.String())
+	t.Cleanup(func() {
+		a.stop(t)
+		if t.Failed() {
+			t.Logf("agent pid %d (%s) log:\n%s", a.cmd.Process.Pid, url, a.logs.String())
 		}
 	})
-	waitFor(h.t, limit, "the agent to be ready", func() bool {
+	waitFor(t, limit, "the agent at "+url+" to be ready", func() bool {
 		select {
 		case <-a.done:
-			h.t.Fatalf("agent exited:\n%s", a.logs.String())
+			t.Fatalf("agent exited:\n%s", a.logs.String())
 		default:
 		}
-		code, _ := a.get(h.t, "/ready", "")
+		code, _ := a.get(t, "/ready", "")
 		return code == http.StatusOK
 	})
 	return a
@@ -133,6 +142,9 @@ func (a *runningAgent) stop(t *testing.T) {
 func (a *runningAgent) get(t *testing.T, path, token string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, a.url+path, nil)
+	if token == "" {
+		token = a.token
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -26,6 +26,24 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// pullRecipe runs the pull unit's ExecStart, on checkout instead of
+// /etc/lucid-rdp.
+func pullRecipe(t *testing.T, u unit, checkout string) {
+	t.Helper()
+	argv := u.argv(t, "ExecStart", 0)
+	for i, a := range argv {
+		if a == "/etc/lucid-rdp" {
+			argv[i] = checkout
+		}
+	}
+	if !strings.Contains(strings.Join(argv, " "), checkout) {
+		t.Fatalf("ExecStart=%s does not name /etc/lucid-rdp", u.get("ExecStart", ""))
+	}
+	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("the pull unit's command %v: %v\n%s", argv, err, out)
+	}
+}
+
 // TestPullRecipe: an agent on a Git checkout, pulled by the example pull
 // unit's own command line: a pushed commit is pulled and converged, and the
 // agent reports its revision; a broken commit is pulled and refused, the last
@@ -62,22 +80,7 @@ func TestPullRecipe(t *testing.T) {
 	first := push(server("a", h.base+1), "a")
 	gitIn(t, h.dir, "clone", "-q", "--branch", "main", origin, checkout)
 
-	// The unit's ExecStart, on this test's checkout instead of /etc/lucid-rdp.
-	pull := func() {
-		t.Helper()
-		argv := u.argv(t, "ExecStart", 0)
-		for i, a := range argv {
-			if a == "/etc/lucid-rdp" {
-				argv[i] = checkout
-			}
-		}
-		if !strings.Contains(strings.Join(argv, " "), checkout) {
-			t.Fatalf("ExecStart=%s does not name /etc/lucid-rdp", u.get("ExecStart", ""))
-		}
-		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("the pull unit's command %v: %v\n%s", argv, err, out)
-		}
-	}
+	pull := func() { t.Helper(); pullRecipe(t, u, checkout) }
 
 	cmd := exec.Command(bin, "agent", "-config", filepath.Join(checkout, "lucid-rdp.hcl"))
 	a := h.startAgentCmd(api, 10*time.Second, cmd)
