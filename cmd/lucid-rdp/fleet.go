@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lucid-rdp/lucid-rdp/internal/atomicfile"
+	"github.com/lucid-rdp/lucid-rdp/internal/loopdial"
 	"github.com/lucid-rdp/lucid-rdp/reconciler"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
@@ -229,7 +230,7 @@ func planHost(ctx context.Context, h *spec.Host, body []byte, contentType string
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Transport: &http.Transport{DialContext: dialAvoidingSelf}}
+	client := &http.Client{Transport: &http.Transport{DialContext: loopdial.Dial}}
 	defer client.CloseIdleConnections()
 	call := func(method, path string, body []byte, contentType string, v any) error {
 		req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(h.Address, "/")+path, bytes.NewReader(body))

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lucid-rdp/lucid-rdp/internal/loopdial"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -61,7 +61,7 @@ func checkHealth(target string) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Transport: &http.Transport{DialContext: dialAvoidingSelf, DisableKeepAlives: true}}
+	client := &http.Client{Transport: &http.Transport{DialContext: loopdial.Dial, DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -86,26 +86,4 @@ func checkHealth(target string) error {
 		return fmt.Errorf("answered %s", resp.Status)
 	}
 	return fmt.Errorf("answered %s: %s", resp.Status, line)
-}
-
-// dialAvoidingSelf dials address, from 127.0.0.2 when it is on 127.0.0.1. A
-// dial from 127.0.0.1 to a loopback port nobody listens on yet (an agent still
-// starting) can pick that port as its source and connect to itself, and then
-// hold it so the agent cannot bind it; from another address it cannot. A dial
-// that connected to itself all the same (::1 has no other address) lets go at
-// once and says nobody listens.
-func dialAvoidingSelf(ctx context.Context, network, address string) (net.Conn, error) {
-	var d net.Dialer
-	if host, _, err := net.SplitHostPort(address); err == nil && host == "127.0.0.1" {
-		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
-	}
-	conn, err := d.DialContext(ctx, network, address)
-	if err != nil {
-		return nil, err
-	}
-	if conn.LocalAddr().String() == conn.RemoteAddr().String() {
-		conn.Close()
-		return nil, fmt.Errorf("dial %s: nobody listens (the dial connected to itself)", address)
-	}
-	return conn, nil
 }

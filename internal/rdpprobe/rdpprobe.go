@@ -11,6 +11,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/loopdial"
 )
 
 // connectionRequest is a TPKT-framed X.224 Connection Request carrying an RDP
@@ -37,24 +39,11 @@ func Probe(ctx context.Context, address string, port int) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var d net.Dialer
-	if host == "127.0.0.1" {
-		// A dial from 127.0.0.1 to a loopback port nobody listens on yet can
-		// pick that very port as its source and connect to itself, and then
-		// hold it so the server cannot bind it. From another address it
-		// cannot. (Linux dials every other 127/8 address from 127.0.0.1, so
-		// only this one is exposed.)
-		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
-	}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	conn, err := loopdial.Dial(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("rdpprobe: %w", err)
 	}
 	defer conn.Close()
-	if conn.LocalAddr().String() == conn.RemoteAddr().String() {
-		// ::1 has no other address to dial from: let go of the port at once.
-		return fmt.Errorf("rdpprobe: %s:%d: nobody listens (the dial connected to itself)", host, port)
-	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
