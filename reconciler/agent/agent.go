@@ -39,7 +39,7 @@ const (
 // Config sets up an Agent.
 type Config struct {
 	// SpecPath is the spec to keep the host converged to: a file, or a folder
-	// of *.hcl files (readSpec). A fleet spec is resolved for this host.
+	// of *.hcl files (spec.ReadFiles). A fleet spec is resolved for this host.
 	SpecPath string
 	// Log receives the agent's logs.
 	Log hclog.Logger
@@ -63,14 +63,18 @@ type Agent struct {
 	reloadReq chan chan error // POST /v1/reload
 	kick      chan struct{}   // "look again now"
 
-	mu      sync.Mutex
-	spec    *spec.Spec // the last good spec, in force
-	specErr string     // why the latest edit was refused
+	mu   sync.Mutex
+	spec *spec.Spec // the last good spec, in force
+	// specHash is spec's hash, kept from its load: status is asked for
+	// often (the page polls it) and the spec may be 512 KiB.
+	specHash string
+	specErr  string // why the latest edit was refused
 	// revision is the Git commit of the spec in force, errRevision that of
 	// the refused edit ("" outside a checkout).
 	revision, errRevision string
 	loadedAt              time.Time
-	lastBytes             []byte
+	lastFiles             []spec.File // as last read; nil when unreadable
+	specDir               string      // the folder the spec is in, or is: watched, and where its checkout is (set by the first reload)
 	ready                 bool
 	status                Status
 	restarts              map[string]int
@@ -187,19 +191,22 @@ func (a *Agent) current() *spec.Spec {
 func (a *Agent) reload(force bool) (bool, error) {
 	// Read and parse without the lock that /ready and /v1/status take: a big
 	// broken edit must not stall them. Only the loop (and New) reload.
-	files, src, err := readSpec(a.cfg.SpecPath)
-	rev := revisionOf(a.cfg.SpecPath)
-	a.mu.Lock()
-	same := err == nil && !force && a.lastBytes != nil && bytes.Equal(src, a.lastBytes)
-	inForce, lastErr := a.spec, a.specErr
-	if same && lastErr == "" {
-		a.setRevision(rev) // a commit that left the spec as it was is the one in force now
+	if a.specDir == "" { // the first load: the spec path is the agent's for life
+		a.specDir = watchDir(a.cfg.SpecPath)
 	}
+	files, err := spec.ReadFiles(a.cfg.SpecPath)
+	rev := revisionOf(a.specDir)
+	a.mu.Lock()
+	same := err == nil && !force && a.lastFiles != nil && sameFiles(files, a.lastFiles)
+	inForce, lastErr := a.spec, a.specErr
 	a.mu.Unlock()
 	// Unchanged bytes are news only when a users file they name changed. Those
 	// of a spec that was refused are not known, so it is parsed again: a fix
 	// of its users file must be seen.
 	if same && lastErr == "" && !usersFilesChanged(inForce) {
+		a.mu.Lock()
+		a.setRevision(rev) // a commit that left the spec as it was is the one in force now
+		a.mu.Unlock()
 		return false, nil
 	}
 	var s *spec.Spec
@@ -235,12 +242,12 @@ func (a *Agent) reload(force bool) (bool, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.lastBytes = src // nil when unreadable: the next good read is news, even of the same bytes
+	a.lastFiles = files // nil when unreadable: the next good read is news, even of the same bytes
 	if s == nil {
 		a.specErr, a.errRevision = text, rev
 		a.m.reloadOK.Set(0)
 		if a.spec != nil {
-			a.log.Error("keeping the last good spec", "path", a.cfg.SpecPath, "hash", reconciler.SpecHash(a.spec))
+			a.log.Error("keeping the last good spec", "path", a.cfg.SpecPath, "hash", a.specHash)
 		}
 		return false, fmt.Errorf("%s: %s", a.cfg.SpecPath, text)
 	}
@@ -253,10 +260,12 @@ func (a *Agent) reload(force bool) (bool, error) {
 		}
 	}
 	a.spec, a.specErr, a.loadedAt = s, "", time.Now().UTC()
+	a.specHash = reconciler.SpecHash(s)
+	a.m.declare(s)
 	a.setRevision(rev)
 	a.m.reloadOK.Set(1)
 	a.m.reloadTimestamp.Set(float64(a.loadedAt.UnixNano()) / 1e9)
-	a.log.Info("spec loaded", "path", a.cfg.SpecPath, "hash", reconciler.SpecHash(s), "revision", rev, "servers", len(s.Servers))
+	a.log.Info("spec loaded", "path", a.cfg.SpecPath, "hash", a.specHash, "revision", rev, "servers", len(s.Servers))
 	return true, nil
 }
 
@@ -334,7 +343,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("agent: watch: %w", err)
 	}
 	defer w.Close()
-	dir := watchDir(a.cfg.SpecPath)
+	dir := a.specDir
 	if err := w.Add(dir); err != nil {
 		return fmt.Errorf("agent: watch %s: %w", dir, err)
 	}
@@ -591,7 +600,6 @@ func (a *Agent) updateStatus(s *spec.Spec, p *reconciler.Plan, obs *reconciler.O
 		st.Problems = problems
 	}
 	counts := map[string]float64{"up": 0, "down": 0, "draining": 0, "backoff": 0, "pending": 0}
-	a.m.declare(s)
 	a.m.serverUp.Reset()
 	a.m.sessions.Reset()
 	a.m.serverCPU.Reset()
@@ -687,7 +695,7 @@ func (a *Agent) Status() Status {
 		st.Spec.ErrorRevision = a.errRevision
 	}
 	if a.spec != nil {
-		st.Spec.Hash = reconciler.SpecHash(a.spec)
+		st.Spec.Hash = a.specHash
 		st.Spec.Host = a.spec.Host
 	}
 	if st.Servers == nil {

@@ -65,9 +65,13 @@ func inlineHash(page, open, end string) string {
 
 // servePage answers GET / with the status page.
 func (a *Agent) servePage(w http.ResponseWriter, r *http.Request) {
-	host, _ := os.Hostname()
+	st := a.Status()
+	host := st.Spec.Host // the host of a fleet spec it runs as
+	if host == "" {
+		host, _ = os.Hostname()
+	}
 	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, newPageView(a.Status(), host, time.Now())); err != nil {
+	if err := pageTmpl.Execute(&buf, newPageView(st, host, time.Now())); err != nil {
 		a.log.Error("status page", "error", err)
 		http.Error(w, "the status page could not be rendered", http.StatusInternalServerError)
 		return
@@ -85,7 +89,8 @@ func (a *Agent) servePage(w http.ResponseWriter, r *http.Request) {
 // pageView is what page.html renders: Status with every figure already in
 // the words the page shows.
 type pageView struct {
-	// Host is the machine's name; Now when the page was rendered (RFC 3339).
+	// Host is the host's name in the fleet spec, else the machine's; Now
+	// when the page was rendered (RFC 3339).
 	Host string
 	Now  string
 	// Attention: something is not as the spec wants (marks the title).

@@ -1,21 +1,14 @@
 package agent
 
 import (
-	"os"
-	"path/filepath"
-
 	"github.com/lucid-rdp/lucid-rdp/internal/gitrev"
 )
 
-// revisionOf returns the Git commit of the checkout that holds the spec at
-// path (a file, or a folder of them), or "" when none does: so that an
-// operator sees which commit each host runs (status, /v1/status and
+// revisionOf returns the Git commit of the checkout that holds the folder
+// dir (the spec's: watchDir), or "" when none does: so that an operator sees
+// which commit each host runs (status, /v1/status and
 // lucid_rdp_spec_info{revision}).
-func revisionOf(path string) string {
-	dir := path
-	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
-		dir = filepath.Dir(path)
-	}
+func revisionOf(dir string) string {
 	rev, err := gitrev.Of(dir)
 	if err != nil {
 		return ""
