@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"unicode"
 
 	"github.com/hashicorp/hcl/v2"
@@ -65,7 +64,8 @@ type Host struct {
 // Fleet is a spec read and checked as a whole, before it is resolved for one
 // host: the hosts its host blocks declare and, for every other block, the
 // hosts it applies to. A spec without host blocks is a one-host spec, which
-// For resolves whatever the host. A Fleet is safe for concurrent use.
+// For resolves whatever the host. For and ForAll are not to be called
+// concurrently on one Fleet.
 type Fleet struct {
 	// Filename is the path the spec was loaded under: a file, or a folder.
 	Filename string
@@ -77,16 +77,16 @@ type Fleet struct {
 	// one-host spec.
 	Hosts []*Host
 
-	raw    fileBlock
-	bodies []*hclsyntax.Body // each file's top level, with srcs its bytes
-	srcs   [][]byte
+	raw fileBlock
+	// blocks are every block but the host blocks, in the order of the
+	// files, as a host's Source shows them (see render).
+	blocks []sourceBlock
 	// selects holds, by block, the hosts a block with a hosts attribute
 	// applies to; a block without one applies to every host.
 	selects map[hcl.Range]map[string]bool
 	mayRead func(string) bool
 	request bool
 
-	mu         sync.Mutex
 	usersFiles map[string]usersFile // read once for every host
 }
 
@@ -148,8 +148,7 @@ func parseFleet(name string, files []File, mayRead func(string) bool) (*Fleet, h
 		}
 		f.raw.add(&raw)
 		body, _ := hf.Body.(*hclsyntax.Body) // always, from hclsyntax
-		f.bodies = append(f.bodies, body)
-		f.srcs = append(f.srcs, file.Src)
+		f.blocks = appendSourceBlocks(f.blocks, body, file.Src)
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -299,9 +298,7 @@ func (f *Fleet) resolve(host string) (*Spec, hcl.Diagnostics) {
 		request:    f.request,
 		usersFiles: f.usersFiles,
 	}
-	f.mu.Lock()
 	b.build(sel)
-	f.mu.Unlock()
 	diags = append(diags, b.diags...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -375,26 +372,42 @@ func atMostOne(kind string, defs []hcl.Range, host string) hcl.Diagnostics {
 // lineOf names where r starts, as FILE:LINE.
 func lineOf(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
 
+// sourceBlock is a block's text as a host's Source shows it: as written but
+// for its hosts attribute.
+type sourceBlock struct {
+	def  hcl.Range
+	text []byte
+}
+
+// appendSourceBlocks appends the blocks of body, a file's top level read from
+// src, but for its host blocks (a host's address or labels are not its
+// servers'). Each is cut out of src once, whatever the number of hosts it
+// applies to.
+func appendSourceBlocks(out []sourceBlock, body *hclsyntax.Body, src []byte) []sourceBlock {
+	for _, blk := range body.Blocks {
+		if blk.Type == "host" {
+			continue
+		}
+		r := blk.Range()
+		text := src[r.Start.Byte:r.End.Byte]
+		if _, ok := blk.Body.Attributes["hosts"]; ok {
+			if wf, diags := hclwrite.ParseConfig(text, r.Filename, r.Start); !diags.HasErrors() && len(wf.Body().Blocks()) == 1 {
+				wf.Body().Blocks()[0].Body().RemoveAttribute("hosts")
+				text = wf.Bytes()
+			}
+		}
+		out = append(out, sourceBlock{def: blk.DefRange(), text: text})
+	}
+	return out
+}
+
 // render returns the blocks that apply to host, in the order of the files,
 // each as written but for its hosts attribute: the Source of host's spec.
-// Host blocks are left out: a host's address or labels are not its servers'.
 func (f *Fleet) render(host string) []byte {
 	var out bytes.Buffer
-	for i, body := range f.bodies {
-		src := f.srcs[i]
-		for _, blk := range body.Blocks {
-			if blk.Type == "host" || !f.applies(blk.DefRange(), host) {
-				continue
-			}
-			r := blk.Range()
-			chunk := src[r.Start.Byte:r.End.Byte]
-			if _, ok := blk.Body.Attributes["hosts"]; ok {
-				if wf, diags := hclwrite.ParseConfig(chunk, r.Filename, r.Start); !diags.HasErrors() && len(wf.Body().Blocks()) == 1 {
-					wf.Body().Blocks()[0].Body().RemoveAttribute("hosts")
-					chunk = wf.Bytes()
-				}
-			}
-			out.Write(chunk)
+	for _, blk := range f.blocks {
+		if f.applies(blk.def, host) {
+			out.Write(blk.text)
 			out.WriteByte('\n')
 		}
 	}
