@@ -71,7 +71,7 @@ func SpecFiles(dir string) ([]string, error) {
 	var names []string
 	for _, e := range entries {
 		n := e.Name()
-		if !strings.HasSuffix(n, ".hcl") || strings.ContainsAny(n[:1], ".#~") || e.IsDir() {
+		if !IsSpecFileName(n) || e.IsDir() {
 			continue
 		}
 		names = append(names, filepath.Join(dir, n))
@@ -80,6 +80,13 @@ func SpecFiles(dir string) ([]string, error) {
 		return nil, fmt.Errorf("%s holds %d *.hcl files; the limit is %d", dir, len(names), MaxFiles)
 	}
 	return names, nil
+}
+
+// IsSpecFileName reports whether a file called name, in a spec folder, is
+// one of the spec's: a *.hcl file, not hidden and not an editor's temporary
+// or lock file (names that begin with ".", "#" or "~").
+func IsSpecFileName(name string) bool {
+	return strings.HasSuffix(name, ".hcl") && !strings.ContainsAny(name[:1], ".#~")
 }
 
 // Sources maps each file's name to its bytes, as WriteDiagnostics takes them.

@@ -112,6 +112,9 @@ func parseFleet(name string, files []File, mayRead func(string) bool) (*Fleet, h
 	if len(files) == 0 {
 		return nil, cannotRead(name, fmt.Errorf("%s holds no *.hcl file", name))
 	}
+	if len(files) > MaxFiles {
+		return nil, cannotRead(name, fmt.Errorf("%s holds %d *.hcl files; the limit is %d", name, len(files), MaxFiles))
+	}
 	f := &Fleet{Filename: name, Files: files, mayRead: mayRead, request: mayRead != nil,
 		selects: map[hcl.Range]map[string]bool{}, usersFiles: map[string]usersFile{}}
 	total := 0

@@ -181,7 +181,7 @@ func readSpecParts(r *http.Request, dir string) ([]spec.File, int, error) {
 		}
 		name := part.FileName() // the last element only: never a path out of dir
 		switch {
-		case name == "" || !strings.HasSuffix(name, ".hcl") || strings.ContainsAny(name[:1], ".#~"):
+		case !spec.IsSpecFileName(name):
 			return nil, http.StatusBadRequest, fmt.Errorf("part %q: each part must be a *.hcl file, as a folder's spec files are", name)
 		case seen[name]:
 			return nil, http.StatusBadRequest, fmt.Errorf("file %s is sent twice", name)
