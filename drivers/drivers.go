@@ -288,6 +288,10 @@ type Host struct {
 	procsOnce sync.Once
 	procs     *procfs.Procs
 	procsErr  error
+
+	peersOnce sync.Once
+	peers     map[uint64]uint64
+	peersErr  error
 }
 
 // NewHost returns a Host that reads the TCP socket table with readSockets
@@ -309,6 +313,14 @@ func (h *Host) Sockets() (*socktab.Table, error) {
 func (h *Host) Procs() (*procfs.Procs, error) {
 	h.procsOnce.Do(func() { h.procs, h.procsErr = procfs.Snapshot() })
 	return h.procs, h.procsErr
+}
+
+// UnixPeers returns the peers of the host's Unix sockets (socktab.UnixPeers
+// of the host's network namespace), read on first use: both drivers need
+// them, process servers and docker servers in the host's network.
+func (h *Host) UnixPeers() (map[uint64]uint64, error) {
+	h.peersOnce.Do(func() { h.peers, h.peersErr = socktab.UnixPeers("") })
+	return h.peers, h.peersErr
 }
 
 // SessionKeeper is implemented by drivers whose replace restarts only what

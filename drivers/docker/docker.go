@@ -625,14 +625,18 @@ func sesmanINI(want drivers.Desired, slot hostslots.Slot) []byte {
 // found in the host's process table under the container's first process, is
 // sent SIGHUP with its identity checked.
 func (d *Driver) Update(ctx context.Context, want drivers.Desired) error {
-	old, _ := d.readSettings(want.Name)
+	old, oldErr := d.readSettings(want.Name)
 	var slot hostslots.Slot
 	if want.Config.Network == spec.NetworkHost {
 		// A larger max may need a wider block; the live sesman keeps its port.
-		var err error
-		if slot, err = d.reserveSlot(want.Name, want.Settings.MaxSessions, true); err != nil {
-			return err
+		// The same max keeps the block it has, with no look at the host.
+		cur, err := d.readSlot(want.Name)
+		if oldErr != nil || err != nil || cur.SesmanPort == 0 || old.MaxSessions != want.Settings.MaxSessions {
+			if cur, err = d.reserveSlot(want.Name, want.Settings.MaxSessions, true); err != nil {
+				return err
+			}
 		}
+		slot = cur
 	}
 	if err := os.WriteFile(filepath.Join(d.Dir, want.Name, "sesman.ini"), sesmanINI(want, slot), 0o644); err != nil {
 		return fmt.Errorf("docker: update %s: %w", want.Name, err)

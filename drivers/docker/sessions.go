@@ -30,8 +30,6 @@ import (
 func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, host *drivers.Host) drivers.SessionLook {
 	var look drivers.SessionLook
 	pruned := false
-	// Containers in the host's network share its Unix socket peers.
-	hostPeers := sync.OnceValues(func() (map[uint64]uint64, error) { return socktab.UnixPeers("") })
 	for _, in := range instances {
 		if in.Driver != Name || in.State != drivers.StateRunning {
 			continue
@@ -73,7 +71,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 			// The host's tables, read once for every such container.
 			var perr error
 			tab, err = host.Sockets()
-			if peers, perr = hostPeers(); err == nil {
+			if peers, perr = host.UnixPeers(); err == nil {
 				err = perr
 			}
 			if err != nil {

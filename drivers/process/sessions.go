@@ -9,7 +9,6 @@ import (
 
 	"github.com/lucid-rdp/lucid-rdp/drivers"
 	"github.com/lucid-rdp/lucid-rdp/internal/procfs"
-	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 	"github.com/lucid-rdp/lucid-rdp/spec"
 )
 
@@ -58,7 +57,7 @@ func (d *Driver) Sessions(ctx context.Context, instances []drivers.Instance, hos
 	if len(sps) == 0 {
 		return look
 	}
-	peers, err := socktab.UnixPeers("")
+	peers, err := host.UnixPeers()
 	if err != nil {
 		d.Log.Warn("sessions: no Unix socket peers; sessions show as disconnected", "error", err)
 	}
