@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// gitopsCheck is the GitOps example's review script.
+const gitopsCheck = "../examples/gitops/check.sh"
+
 // fleetHost is one host of the fleet test: a network namespace and a UTS
 // namespace of its own on this machine, with its own agent, state folder and
 // checkout of the fleet's repository.
@@ -231,6 +234,16 @@ func TestFleet(t *testing.T) {
 			t.Errorf("%s: %+v; want extra created", h.name, hp.Plan.Changes)
 		}
 	}
+	// The GitOps example's check, as CI would run it on this commit.
+	planJSON := filepath.Join(dir, "plan.json")
+	check := exec.Command("bash", gitopsCheck, ops)
+	check.Env = append(os.Environ(), "LUCID_RDP="+bin, "PLAN_JSON="+planJSON, "NO_COLOR=1")
+	if b, err := check.CombinedOutput(); err != nil || !strings.Contains(string(b), "OK, with changes") {
+		t.Errorf("%s: %v; want OK, with changes:\n%s", gitopsCheck, err, b)
+	}
+	if b, err := os.ReadFile(planJSON); err != nil || json.Unmarshal(b, &fp) != nil || fp.Summary.Changed != 1 {
+		t.Errorf("%s's PLAN_JSON: %v, %+v; want the fleet plan, 1 host changed", gitopsCheck, err, fp.Summary)
+	}
 	code, out, _ = run(t, bin, "fleet", "plan", "-config", ops, "-no-color")
 	for _, want := range []string{"host lab-1 (" + hosts[0].url() + ", runs " + first[:12] + ")", "+ server \"extra\"",
 		"Fleet: 3 hosts: 1 to change, 2 unchanged, 0 failed. Servers: 1 to create, 0 to replace, 0 to update, 0 to destroy."} {
@@ -279,6 +292,11 @@ func TestFleet(t *testing.T) {
 	code, out, _ = run(t, bin, "fleet", "plan", "-config", ops, "-no-color")
 	if code != 1 || !strings.Contains(out, "host lab-3 ("+hosts[2].url()+")\nError: connection refused") || !strings.Contains(out, "1 failed") {
 		t.Errorf("fleet plan with lab-3 down: exit %d; want 1, naming lab-3:\n%s", code, out)
+	}
+	check = exec.Command("bash", gitopsCheck, ops)
+	check.Env = append(os.Environ(), "LUCID_RDP="+bin)
+	if b, err := check.CombinedOutput(); err == nil || !strings.Contains(string(b), "connection refused") {
+		t.Errorf("%s with lab-3 down: %v; want it to fail, naming the refused connection:\n%s", gitopsCheck, err, b)
 	}
 	startAgent(hosts[2])
 	if _, servers := look(hosts[2]); servers["desk"] != before["lab-3"]["desk"] {
