@@ -233,7 +233,7 @@ func (f *Fleet) For(host string) (*Spec, hcl.Diagnostics) {
 				host, listNames(f.HostNames(), 20), EnvHost),
 			Subject: &hcl.Range{Filename: f.Filename}}}
 	}
-	s, diags := f.resolve(host)
+	s, diags := f.resolve(host, true)
 	if f.IsFleet() {
 		for _, d := range diags {
 			tagHosts(d, []string{host}, len(f.Hosts))
@@ -243,7 +243,10 @@ func (f *Fleet) For(host string) (*Spec, hcl.Diagnostics) {
 }
 
 // ForAll resolves every declared host's spec, as validate checks a fleet:
-// specs[i] is Hosts[i]'s, nil when it has errors. A problem that several
+// specs[i] is Hosts[i]'s, nil when it has errors. It is the check of a fleet
+// from anywhere (CI, a laptop), so what a host's part names on that host
+// (its token_file, state_dir, a home folder) is not looked for here: For
+// checks it, on the host. Users files are read: they are the fleet's. A problem that several
 // hosts share (a block they all take) is reported once, naming them. A
 // one-host spec gives its one spec.
 func (f *Fleet) ForAll() ([]*Spec, hcl.Diagnostics) {
@@ -264,7 +267,7 @@ func (f *Fleet) ForAll() ([]*Spec, hcl.Diagnostics) {
 	var order []*shared
 	seen := map[key]*shared{}
 	for i, h := range f.Hosts {
-		s, diags := f.resolve(h.Name)
+		s, diags := f.resolve(h.Name, false)
 		specs[i] = s
 		for _, d := range diags {
 			k := key{sev: d.Severity, summary: d.Summary, detail: d.Detail}
@@ -291,14 +294,17 @@ func (f *Fleet) ForAll() ([]*Spec, hcl.Diagnostics) {
 }
 
 // resolve builds host's spec ("" for a one-host spec), its diagnostics not
-// yet naming the host.
-func (f *Fleet) resolve(host string) (*Spec, hcl.Diagnostics) {
+// yet naming the host. here: the spec is resolved on the host itself (For),
+// so what it names of the host (token_file, state_dir, home) is checked on
+// this machine; resolved for every host at once (ForAll: validate, fleet
+// review in CI), those are each host's own and left to its agent.
+func (f *Fleet) resolve(host string, here bool) (*Spec, hcl.Diagnostics) {
 	sel, diags := f.selectFor(host)
 	b := &builder{
 		dir:        f.Dir,
 		spec:       &Spec{Filename: f.Filename, Dir: f.Dir, Host: host},
 		mayRead:    f.mayRead,
-		request:    f.request,
+		request:    f.request || !here,
 		usersFiles: f.usersFiles,
 	}
 	b.build(sel)

@@ -218,3 +218,23 @@ func TestValidateBadFolders(t *testing.T) {
 		t.Fatal("no bad spec folders found")
 	}
 }
+
+// TestValidateFleetOffHost: what a host's part names on that host (here the
+// agent's token_file) is not looked for where the fleet is reviewed, since
+// CI or a laptop does not have it; the host's own load (plan -host, as its
+// agent does) still checks it.
+func TestValidateFleetOffHost(t *testing.T) {
+	dir := t.TempDir()
+	src := "host \"pi-1\" {\n  address = \"http://10.0.0.21:8090\"\n}\n\n" +
+		"agent {\n  hosts      = [\"pi-1\"]\n  state_dir  = \".lucid-rdp\"\n  listen     = \"0.0.0.0:8090\"\n  token_file = \"/etc/lucid-rdp/no-such-token\"\n}\n\n" +
+		"server \"desk\" {\n  port = 13389\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "fleet.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runCLI(t, "validate", dir); code != exitOK || !strings.Contains(stdout, "is valid: 1 host") {
+		t.Errorf("validate: exit %d\n%s%s; want valid: the token file is pi-1's, not this machine's", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, "plan", "-config", dir, "-host", "pi-1"); code != exitError || !strings.Contains(stderr, "token_file") {
+		t.Errorf("plan -host pi-1: exit %d\n%s; want refused, naming token_file", code, stderr)
+	}
+}
