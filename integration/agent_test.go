@@ -223,11 +223,7 @@ func TestAgentFollowsEdits(t *testing.T) {
 	// 3. git checkout of another commit.
 	git := func(args ...string) {
 		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...)
-		cmd.Dir = h.dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
+		gitIn(t, h.dir, args...)
 	}
 	git("init", "-q")
 	git("add", "lucid-rdp.hcl")

@@ -94,11 +94,16 @@ func newHost(t *testing.T) *host {
 	h := &host{t: t, dir: t.TempDir(), base: nextBase}
 	nextBase += 20
 	t.Cleanup(func() {
-		// A test that failed midway may have left a folder where the spec
-		// goes (the hostile specs do); the cleanup must still remove the
-		// test's servers, or they outlive it.
-		if fi, err := os.Stat(filepath.Join(h.dir, "lucid-rdp.hcl")); err == nil && fi.IsDir() {
-			_ = os.RemoveAll(filepath.Join(h.dir, "lucid-rdp.hcl"))
+		// A test that failed midway may have left a folder, a FIFO or a
+		// symlink where the spec goes (the hostile specs do): writing would
+		// block on the FIFO or go through the link, and the cleanup must
+		// still remove the test's servers, or they outlive it. Anything but
+		// a regular file goes before the empty spec is written.
+		spec := filepath.Join(h.dir, "lucid-rdp.hcl")
+		if fi, err := os.Lstat(spec); err == nil && !fi.Mode().IsRegular() {
+			if err := os.RemoveAll(spec); err != nil {
+				t.Errorf("cleanup: remove %s: %v", spec, err)
+			}
 		}
 		h.write("")
 		if code, out := h.run("apply", "-auto-approve"); code != 0 {
@@ -162,12 +167,15 @@ func (h *host) planCode() (int, string) {
 	return h.run("plan", "-detailed-exitcode", "-no-color")
 }
 
-// record is the part of a process record the tests look at: both processes
-// and the port.
+// record is the part of a process record the tests look at: both processes,
+// the port, and the sesman port and X displays (hostslots.Block of
+// DisplayOffset and Settings.MaxSessions) the server was given.
 type record struct {
 	procfs.Identity
-	Sesman *procfs.Identity `json:"sesman"`
-	Config struct {
+	Sesman        *procfs.Identity `json:"sesman"`
+	SesmanPort    int              `json:"sesman_port"`
+	DisplayOffset int              `json:"display_offset"`
+	Config        struct {
 		Port int `json:"port"`
 	} `json:"config"`
 	Settings struct {
@@ -193,6 +201,18 @@ func (h *host) record(name string) record {
 		h.t.Fatalf("record of %s: %v", name, err)
 	}
 	return r
+}
+
+// xorgOf returns the identity of uid's X server (the first Xorg running as
+// uid), with Comms set so that Matches holds while it runs; the zero
+// Identity when there is none.
+func xorgOf(uid int) procfs.Identity {
+	for _, p := range procsOf(uid) {
+		if p.Comm == "Xorg" {
+			return procfs.Identity{PID: p.PID, StartTime: p.StartTime, Comms: []string{"Xorg"}}
+		}
+	}
+	return procfs.Identity{}
 }
 
 // up fails the test unless an RDP server answers on port.

@@ -8,22 +8,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
 // The pull recipe the examples ship.
 const pullUnitFile = "../examples/systemd/lucid-rdp-pull.service"
 
-// gitIn runs git in dir as a test's committer and returns its output, trimmed.
+// gitIn runs git in dir as a test's committer and returns its output,
+// trimmed (testenv.Git).
 func gitIn(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=lucid-rdp test", "-c", "user.email=test@example.invalid",
-		"-c", "init.defaultBranch=main", "-c", "advice.detachedHead=false"}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v in %s: %v\n%s", args, dir, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return testenv.Git(t, dir, args...)
 }
 
 // pullRecipe runs the pull unit's ExecStart, on checkout instead of
@@ -65,7 +61,7 @@ func TestPullRecipe(t *testing.T) {
 	gitIn(t, h.dir, "init", "-q", "--bare", origin)
 	gitIn(t, h.dir, "clone", "-q", origin, ops)
 	api := h.base + 19
-	agentBlock := fmt.Sprintf("agent {\n  state_dir = %q\n  listen    = \"127.0.0.1:%d\"\n  resync    = \"1h\"\n}\n\n", filepath.Join(h.dir, "state"), api)
+	agentBlock := h.agentBlock(api, "")
 	server := func(name string, port int) string { return fmt.Sprintf("server %q {\n  port = %d\n}\n\n", name, port) }
 	push := func(body, msg string) string {
 		t.Helper()

@@ -143,13 +143,26 @@ func TestThisHost(t *testing.T) {
 // fleetOf parses files (name, source, ...) written into a temporary folder.
 func fleetOf(t *testing.T, nameSrc ...string) (*Fleet, hcl.Diagnostics) {
 	t.Helper()
+	return LoadFleet(fleetDir(t, nameSrc...))
+}
+
+// fleetDiags writes the files as fleetOf does and returns every diagnostic
+// of loading them and resolving every host's spec (loadAll).
+func fleetDiags(t *testing.T, nameSrc ...string) hcl.Diagnostics {
+	t.Helper()
+	return loadAll(fleetDir(t, nameSrc...))
+}
+
+// fleetDir writes name, source pairs into a new folder and returns it.
+func fleetDir(t *testing.T, nameSrc ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	for i := 0; i < len(nameSrc); i += 2 {
 		if err := os.WriteFile(filepath.Join(dir, nameSrc[i]), []byte(nameSrc[i+1]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return LoadFleet(dir)
+	return dir
 }
 
 const threeHosts = `host "lab-1" {
@@ -231,11 +244,7 @@ func TestFleetErrors(t *testing.T) {
 			"Duplicate port range name", "on host pi-2:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f, diags := fleetOf(t, "fleet.hcl", c.src)
-			if f != nil {
-				_, more := f.ForAll()
-				diags = append(diags, more...)
-			}
+			diags := fleetDiags(t, "fleet.hcl", c.src)
 			for _, d := range diags {
 				if d.Severity == hcl.DiagError && d.Summary == c.summary && strings.Contains(d.Detail, c.detail) {
 					return
@@ -249,7 +258,7 @@ func TestFleetErrors(t *testing.T) {
 // TestSharedProblemSaidOnce: a problem of a block that several hosts take is
 // one diagnostic naming them, not one per host (nor one per server).
 func TestSharedProblemSaidOnce(t *testing.T) {
-	f, diags := fleetOf(t, "fleet.hcl", threeHosts+`
+	diags := fleetDiags(t, "fleet.hcl", threeHosts+`
 alert "load" {
   metric   = "host.load1"
   above    = 8
@@ -266,10 +275,6 @@ server "b" {
   port  = 13500
 }
 `)
-	if f == nil {
-		t.Fatal(describe(diags))
-	}
-	_, diags = f.ForAll()
 	got := map[string]string{}
 	for _, d := range diags {
 		got[d.Summary] = d.Detail + " " + strings.Join(DiagnosticHosts(d), ",")
@@ -284,7 +289,7 @@ server "b" {
 	}
 
 	// A bad default is found once per server that inherits it: said once.
-	f, diags = fleetOf(t, "fleet.hcl", threeHosts+`
+	diags = fleetDiags(t, "fleet.hcl", threeHosts+`
 defaults {
   drain_timeout = "soon"
 }
@@ -299,10 +304,6 @@ server "b" {
   port  = 13501
 }
 `)
-	if f == nil {
-		t.Fatal(describe(diags))
-	}
-	_, diags = f.ForAll()
 	if len(diags) != 1 || !strings.HasPrefix(diags[0].Detail, "on hosts pi-1, pi-2: drain_timeout: ") || strings.Join(DiagnosticHosts(diags[0]), ",") != "pi-1,pi-2" {
 		t.Errorf("got:\n%s", describe(diags))
 	}

@@ -11,18 +11,6 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
-// git runs git in dir and returns its output, trimmed.
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "init.defaultBranch=main"}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // TestOfRealCheckouts: what Of reads agrees with git rev-parse HEAD on a
 // branch, in a subfolder, after pack-refs, detached, in a linked worktree and
 // in a clone; outside a checkout and before the first commit it errs.
@@ -31,7 +19,7 @@ func TestOfRealCheckouts(t *testing.T) {
 		testenv.Missing(t, "git is not installed")
 	}
 	repo := t.TempDir()
-	git(t, repo, "init", "-q")
+	testenv.Git(t, repo, "init", "-q")
 	if _, err := Of(repo); err == nil {
 		t.Error("a repository with no commit has a revision")
 	}
@@ -43,9 +31,9 @@ func TestOfRealCheckouts(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(sub, "a.hcl"), []byte(msg), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		git(t, repo, "add", "-A")
-		git(t, repo, "commit", "-q", "-m", msg)
-		return git(t, repo, "rev-parse", "HEAD")
+		testenv.Git(t, repo, "add", "-A")
+		testenv.Git(t, repo, "commit", "-q", "-m", msg)
+		return testenv.Git(t, repo, "rev-parse", "HEAD")
 	}
 	check := func(what, dir, want string) {
 		t.Helper()
@@ -59,19 +47,19 @@ func TestOfRealCheckouts(t *testing.T) {
 	check("in a subfolder", sub, first)
 	second := commit("two")
 	check("after a commit", sub, second)
-	git(t, repo, "pack-refs", "--all")
+	testenv.Git(t, repo, "pack-refs", "--all")
 	check("packed refs", sub, second)
-	git(t, repo, "checkout", "-q", "--detach", first)
+	testenv.Git(t, repo, "checkout", "-q", "--detach", first)
 	check("detached", sub, first)
-	git(t, repo, "checkout", "-q", "main")
+	testenv.Git(t, repo, "checkout", "-q", "main")
 
 	wt := filepath.Join(t.TempDir(), "wt")
-	git(t, repo, "worktree", "add", "-q", "-b", "other", wt, first)
+	testenv.Git(t, repo, "worktree", "add", "-q", "-b", "other", wt, first)
 	check("a linked worktree", wt, first)
 	check("the main checkout beside it", repo, second)
 
 	clone := filepath.Join(t.TempDir(), "clone")
-	git(t, repo, "clone", "-q", repo, clone)
+	testenv.Git(t, repo, "clone", "-q", repo, clone)
 	check("a clone", filepath.Join(clone, "fleet"), second)
 
 	if _, err := Of(t.TempDir()); !errors.Is(err, ErrNotCheckout) {

@@ -7,7 +7,9 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -46,4 +48,26 @@ func Samples(tb testing.TB, dir string) [][]byte {
 		out = append(out, b)
 	}
 	return out
+}
+
+// Git runs git in dir as a test's committer (a fixed name and address,
+// whatever the machine's configuration says), with main as the first
+// branch of a new repository and no advice on a detached HEAD, and returns
+// its output, trimmed. No git is Missing; git failing fails tb, with its
+// output.
+func Git(tb testing.TB, dir string, args ...string) string {
+	tb.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		Missing(tb, "git is not installed")
+	}
+	cmd := exec.Command("git", append([]string{
+		"-c", "user.name=lucid-rdp test", "-c", "user.email=test@example.invalid",
+		"-c", "init.defaultBranch=main", "-c", "advice.detachedHead=false",
+	}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("git %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
