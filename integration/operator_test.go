@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"image/png"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,12 +108,15 @@ notify "ops" {
 				// Timers run on virtual time: the 2 s refresh happens at
 				// once, and the page is read after its fetches have answered.
 				"--virtual-time-budget=5000"}, args...)
-			cmd := exec.Command("chromium", append(argv, a.url+"/")...)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "chromium", append(argv, a.url+"/")...)
+			cmd.WaitDelay = 5 * time.Second // its helpers may hold the pipes open
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+				t.Fatalf("chromium %v: %v (context: %v)\n%s", args, err, ctx.Err(), stderr.String())
 			}
 			return string(out)
 		}
@@ -121,14 +126,24 @@ notify "ops" {
 				t.Errorf("the page after a refresh has no %s", want)
 			}
 		}
+		// All of the above is in the first paint too; data-refreshes counts
+		// the refreshes the page's script has rendered, so it is 0 unless
+		// the script ran (the CSP let it) and fetched v1/status.
+		if m := regexp.MustCompile(`data-refreshes="([0-9]+)"`).FindStringSubmatch(dom); m == nil {
+			t.Errorf("the page has no data-refreshes")
+		} else if n, _ := strconv.Atoi(m[1]); n < 1 {
+			t.Errorf("the page's script refreshed it %d times; want at least 1", n)
+		}
 		if t.Failed() {
 			t.Logf("page:\n%s", dom)
 		}
-		shot := filepath.Join(artifactDir(t), "TestOperatorViews-status-page.png")
+		// Into a fresh folder, so that a Chromium that exits 0 without
+		// writing cannot pass on an earlier run's picture.
+		shot := filepath.Join(dir, "status-page.png")
 		chromium("--screenshot=" + shot)
 		f, err := os.Open(shot)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("chromium wrote no screenshot: %v", err)
 		}
 		defer f.Close()
 		img, err := png.Decode(f)
@@ -138,6 +153,6 @@ notify "ops" {
 		if b := img.Bounds(); b.Dx() < 1000 || b.Dy() < 600 {
 			t.Errorf("screenshot is %v", b)
 		}
-		t.Logf("status page: %s", shot)
+		savePNG(t, img, "status-page")
 	})
 }

@@ -146,10 +146,14 @@ alert "host_memory" {
 		`<code id="spec-hash">` + a.Status().Spec.Hash + `</code>`,
 		`id="ready" data-ready="true"`,
 		`id="refreshed" data-state="ok" data-refreshed-at="`,
+		`data-refreshes="0"`, // the script counts its refreshes from here
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
+	}
+	if !strings.Contains(inline(t, page, "<script>", "</script>"), `"data-refreshes"`) {
+		t.Errorf("the script does not count its refreshes in data-refreshes")
 	}
 	// The refused edit stands out: a banner shown at the top, with the error.
 	if !strings.Contains(page, `<div id="spec-error" class="banner" role="alert">`) {
@@ -316,6 +320,24 @@ func TestCrossOriginPostRefused(t *testing.T) {
 	w = get(t, h, "POST", "/v1/plan", http.Header{"Origin": {"https://elsewhere.example"}})
 	if w.Code != http.StatusForbidden {
 		t.Errorf("POST /v1/plan from another origin: %d; want 403", w.Code)
+	}
+	// The refusal is of other origins alone: a client that is not a browser
+	// and the page's own origin get past it, to an endpoint that (with no
+	// loop running here) may not answer 200, but never 403, nor 401 on a
+	// loopback agent without a token. httptest's requests are for Host
+	// example.com.
+	for _, c := range []struct {
+		name, path string
+		header     http.Header
+	}{
+		{"POST /v1/reload without Origin or Sec-Fetch-Site", "/v1/reload", nil},
+		{"POST /v1/plan without Origin or Sec-Fetch-Site", "/v1/plan", nil},
+		{"same-origin POST /v1/reload", "/v1/reload", http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {"http://example.com"}}},
+		{"POST /v1/reload with its own Origin alone", "/v1/reload", http.Header{"Origin": {"http://example.com"}}},
+	} {
+		if w := get(t, h, "POST", c.path, c.header); w.Code == http.StatusForbidden || w.Code == http.StatusUnauthorized {
+			t.Errorf("%s: %d %s; want it let through", c.name, w.Code, strings.TrimSpace(w.Body.String()))
+		}
 	}
 }
 
