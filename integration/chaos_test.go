@@ -26,9 +26,10 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/internal/socktab"
 )
 
-// chaosPorts is where the chaos run's servers listen: below the ephemeral
-// ports, apart from the other tests' bases.
-const chaosFrom, chaosTo = 26000, 26079
+// chaosPorts is how many ports the chaos run's servers draw from: blocks
+// of nextBase, as newHost takes, so below the ephemeral ports and apart from
+// the other tests' (and, with LUCID_RDP_TEST_PORT_BASE, other runs') ports.
+const chaosPorts = 80
 
 // TestChaos keeps the agent on process and docker servers, two of them with
 // a real desktop session each, and for a bounded time does harm at random:
@@ -60,6 +61,8 @@ func TestChaos(t *testing.T) {
 	need(t, "dockerd", "mount", "umount", "ip")
 	h, uids := desktopHost(t, "chaos-amy", "Amy-pw-1", "chaos-ben", "Ben-pw-2")
 	stateDir := filepath.Join(h.dir, "state")
+	chaosFrom, chaosTo := nextBase, nextBase+chaosPorts-1
+	nextBase += chaosPorts
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 12))
 	t.Logf("seed %d, %s of chaos, %d process and %d docker servers", seed, long, procServers+2, dockServers)
@@ -71,6 +74,23 @@ func TestChaos(t *testing.T) {
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "lucid-rdp-chaos", stateDir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v\n%s", err, out)
 	}
+	// It goes at cleanup however the test stops. Once the agent may have
+	// made servers (from chaosTeardown on), chaosTeardown unmounts it itself
+	// after its empty-spec apply, and runs first (cleanups run last
+	// registered first); this one then does nothing. Before that, nothing
+	// is kept in it.
+	unmounted := false
+	unmountState := func() {
+		if unmounted {
+			return
+		}
+		unmounted = true
+		// Lazily: what the sessions' processes left open goes with them.
+		if out, err := exec.Command("umount", "--lazy", stateDir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", stateDir, err, out)
+		}
+	}
+	t.Cleanup(unmountState)
 	hadDocker0 := exec.Command("ip", "link", "show", "docker0").Run() == nil
 	engine := startChaosEngine(t)
 	t.Setenv("DOCKER_HOST", "unix://"+engine.sock)
@@ -132,7 +152,7 @@ server "d" {
 		// Up to a minute: it may start while the engine restarts.
 		agent = h.startAgentWithin(api, time.Minute)
 	}
-	teardown := chaosTeardown(t, h, engine, stateDir, uids, func() *runningAgent { return agent })
+	teardown := chaosTeardown(t, h, engine, unmountState, stateDir, uids, func() *runningAgent { return agent })
 	startAgent()
 	waitFor(t, 90*time.Second, "every server to answer", func() bool { return allAnswer(t, agent, nil) == "" })
 
@@ -159,7 +179,12 @@ server "d" {
 		if err := os.WriteFile(filepath.Join("/home", u, "chaos-marker"), []byte(u+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		sessions = append(sessions, session{user: u, uid: uids[i], client: c, xorg: xorgOf(t, uids[i])})
+		x := xorgOf(uids[i])
+		if x.PID == 0 {
+			// Or "X server unchanged" at the end would compare 0 with 0.
+			t.Fatalf("%s's desktop is up, but no Xorg runs as uid %d", u, uids[i])
+		}
+		sessions = append(sessions, session{user: u, uid: uids[i], client: c, xorg: x})
 	}
 
 	// The harm.
@@ -273,7 +298,7 @@ server "d" {
 	}
 	check("no duplicate container", chaosContainers(containers.Items, declared))
 	check("nothing owned that the spec does not declare", chaosOwned(t, containers.Items, stateDir, declared))
-	check("no port held twice", portsHeldTwice(t))
+	check("no port held twice", portsHeldTwice(t, chaosFrom, chaosTo))
 	check("no sesman port or X display given twice", slotsGivenTwice(t, stateDir))
 	check("the host's engine untouched (docker0 there)", func() []string {
 		if hadDocker0 && exec.Command("ip", "link", "show", "docker0").Run() != nil {
@@ -287,7 +312,7 @@ server "d" {
 			if s.client.exitsWithin(0) {
 				out = append(out, s.user+"'s client has gone")
 			}
-			if now := xorgOf(t, s.uid); now.PID != s.xorg.PID || now.StartTime != s.xorg.StartTime {
+			if now := xorgOf(s.uid); now.PID != s.xorg.PID || now.StartTime != s.xorg.StartTime {
 				out = append(out, fmt.Sprintf("%s's X server pid %d is gone (now %d)", s.user, s.xorg.PID, now.PID))
 			}
 		}
@@ -325,17 +350,6 @@ server "d" {
 		fmt.Println(summary)
 	}
 	teardown()
-}
-
-// xorgOf returns the identity of uid's X server.
-func xorgOf(t *testing.T, uid int) procfs.Identity {
-	t.Helper()
-	for _, p := range procsOf(uid) {
-		if p.Comm == "Xorg" {
-			return procfs.Identity{PID: p.PID, StartTime: p.StartTime}
-		}
-	}
-	return procfs.Identity{}
 }
 
 // allAnswer returns why the agent's servers are not all up: a declared
@@ -424,9 +438,9 @@ func chaosOwned(t *testing.T, containers []container.Summary, stateDir string, d
 	return out
 }
 
-// portsHeldTwice lists the ports of the chaos range, and the sesman ports,
-// with more than one listening socket.
-func portsHeldTwice(t *testing.T) []string {
+// portsHeldTwice lists the ports of the chaos range from..to, and the
+// sesman ports, with more than one listening socket.
+func portsHeldTwice(t *testing.T, from, to int) []string {
 	t.Helper()
 	tab, err := socktab.ReadListening()
 	if err != nil {
@@ -434,7 +448,7 @@ func portsHeldTwice(t *testing.T) []string {
 	}
 	per := map[int]map[uint64]bool{}
 	for _, s := range tab.Listening {
-		if (s.LocalPort >= chaosFrom && s.LocalPort <= chaosTo) || (s.LocalPort >= 3400 && s.LocalPort <= 3999) {
+		if (s.LocalPort >= from && s.LocalPort <= to) || (s.LocalPort >= hostslots.SesmanPortFirst && s.LocalPort <= hostslots.SesmanPortLast) {
 			if per[s.LocalPort] == nil {
 				per[s.LocalPort] = map[uint64]bool{}
 			}
@@ -461,15 +475,12 @@ func slotsGivenTwice(t *testing.T, stateDir string) []string {
 	var slots []slot
 	recs, _ := filepath.Glob(filepath.Join(stateDir, "servers", "*", "record.json"))
 	for _, f := range recs {
-		var r struct {
-			SesmanPort    int `json:"sesman_port"`
-			DisplayOffset int `json:"display_offset"`
-			Settings      struct {
-				MaxSessions int `json:"max_sessions"`
-			} `json:"settings"`
+		r, err := readRecord(stateDir, filepath.Base(filepath.Dir(f)))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
 		}
-		readJSONFile(t, f, &r)
-		slots = append(slots, slot{f, r.SesmanPort, r.DisplayOffset, r.DisplayOffset + max(r.Settings.MaxSessions, 1)})
+		first, last := hostslots.Block(r.DisplayOffset, r.Settings.MaxSessions)
+		slots = append(slots, slot{f, r.SesmanPort, first, last})
 	}
 	files, _ := filepath.Glob(filepath.Join(stateDir, "docker", "*", "slot.json"))
 	for _, f := range files {
@@ -565,9 +576,9 @@ func fillUp(t *testing.T, dir string) {
 
 // chaosTeardown returns the end of the chaos run, also run at cleanup if
 // the test stops before: the agent stops, the sessions of uids end, an empty
-// spec is applied to the test's engine, the engine stops and the tmpfs goes. (newHost's own cleanup
-// comes after, and finds nothing.)
-func chaosTeardown(t *testing.T, h *host, e *chaosEngine, stateDir string, uids []int, agent func() *runningAgent) func() {
+// spec is applied to the test's engine, the engine stops and the tmpfs goes
+// (unmountState). newHost's own cleanup comes after, and finds nothing.
+func chaosTeardown(t *testing.T, h *host, e *chaosEngine, unmountState func(), stateDir string, uids []int, agent func() *runningAgent) func() {
 	done := false
 	down := func() {
 		if done {
@@ -587,55 +598,78 @@ func chaosTeardown(t *testing.T, h *host, e *chaosEngine, stateDir string, uids 
 		}
 		endUntracked(t, stateDir)
 		e.stop(t)
-		// Lazily: what the sessions' processes left open goes with them.
-		if out, err := exec.Command("umount", "--lazy", stateDir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v\n%s", stateDir, err, out)
-		}
-		e.unmount(t)
-		_ = os.RemoveAll(e.dir)
+		unmountState()
+		e.remove(t)
 	}
 	t.Cleanup(down)
 	return down
 }
 
 // chaosEngine is a Docker engine of the test's own: its socket, data root,
-// exec root, containerd and bridge, and no iptables rules (its containers
-// use the host's network), so it touches nothing of the host's engine.
+// exec root, containerd namespace and bridge, and no iptables rules (its
+// containers use the host's network), so it touches nothing of the host's
+// engine.
 type chaosEngine struct {
 	dir, sock string
-	cli       *client.Client
-	cmd       *exec.Cmd
-	done      chan struct{}
+	// bridge and namespace are this run's own (named after its pid), so
+	// that two runs on one host, or a killed run's leftovers, never meet.
+	bridge, namespace string
+	cli               *client.Client
+	cmd               *exec.Cmd
+	done              chan struct{}
 }
 
-// chaosBridge is the test engine's own bridge. An engine started with
+// startChaosEngine starts the test's engine. An engine started with
 // --bridge=none deletes the host's docker0, which the host's engine needs:
 // this one is given a bridge of its own instead (its containers use the
-// host's network; the bridge carries nothing).
-const chaosBridge = "lrchaos0"
-
+// host's network; the bridge carries nothing), on 10.213.<pid%250>.0/24
+// (TestFleet's engines use 10.214.x). Only what this run made is removed.
 func startChaosEngine(t *testing.T) *chaosEngine {
 	t.Helper()
-	_ = exec.Command("ip", "link", "del", chaosBridge).Run() // a killed run's
-	for _, args := range [][]string{{"link", "add", chaosBridge, "type", "bridge"}, {"addr", "add", "10.213.77.1/24", "dev", chaosBridge}} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+	pid := os.Getpid()
+	e := &chaosEngine{
+		bridge:    fmt.Sprintf("lrchaos%d", pid), // at most 14 bytes: pids are below 2^22
+		namespace: fmt.Sprintf("lucid-rdp-chaos-%d", pid),
 	}
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", chaosBridge).Run() })
+	if out, err := exec.Command("ip", "link", "add", e.bridge, "type", "bridge").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add %s: %v\n%s", e.bridge, err, out)
+	}
+	t.Cleanup(func() {
+		out, err := exec.Command("ip", "link", "del", e.bridge).CombinedOutput()
+		if err != nil && exec.Command("ip", "link", "show", e.bridge).Run() == nil {
+			t.Errorf("ip link del %s: %v\n%s", e.bridge, err, out)
+		}
+	})
+	subnet := fmt.Sprintf("10.213.%d.1/24", pid%250)
+	if out, err := exec.Command("ip", "addr", "add", subnet, "dev", e.bridge).CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add %s dev %s: %v\n%s", subnet, e.bridge, err, out)
+	}
 	dir, err := os.MkdirTemp("/tmp", "lrchaos")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &chaosEngine{dir: dir, sock: filepath.Join(dir, "docker.sock")}
+	e.dir, e.sock = dir, filepath.Join(dir, "docker.sock")
+	// Registered before the engine starts: a start that fails (or a later
+	// step of the test) must not leave dockerd, its mounts or its folder.
+	t.Cleanup(func() { e.remove(t) })
 	e.start(t)
 	cli, err := client.New(client.WithHost("unix://"+e.sock), client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.cli = cli
-	t.Cleanup(func() { e.stop(t) })
 	return e
+}
+
+// remove stops the engine, undoes its mounts and removes its folder. It runs
+// at the end of the test and again at cleanup; the second time finds
+// nothing to do.
+func (e *chaosEngine) remove(t *testing.T) {
+	e.stop(t)
+	e.unmount(t)
+	if err := os.RemoveAll(e.dir); err != nil {
+		t.Errorf("remove the test engine's folder: %v", err)
+	}
 }
 
 // start starts dockerd and waits until it answers.
@@ -651,8 +685,8 @@ func (e *chaosEngine) start(t *testing.T) {
 		"--data-root", filepath.Join(e.dir, "data"),
 		"--exec-root", filepath.Join(e.dir, "exec"),
 		"--pidfile", filepath.Join(e.dir, "dockerd.pid"),
-		"--bridge", chaosBridge, "--iptables=false", "--ip-masq=false",
-		"--containerd-namespace", "lucid-rdp-chaos", "--containerd-plugins-namespace", "lucid-rdp-chaos-plugins")
+		"--bridge", e.bridge, "--iptables=false", "--ip-masq=false",
+		"--containerd-namespace", e.namespace, "--containerd-plugins-namespace", e.namespace+"-plugins")
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := e.cmd.Start(); err != nil {

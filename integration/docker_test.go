@@ -898,15 +898,16 @@ server "beside" {
 	}
 	var slot hostslots.Slot
 	readJSONFile(t, filepath.Join(h.dir, "state", "docker", server, "slot.json"), &slot)
-	var beside struct {
-		SesmanPort    int `json:"sesman_port"`
-		DisplayOffset int `json:"display_offset"`
+	beside := h.record("beside")
+	if beside.Settings.MaxSessions != 4 || beside.SesmanPort == 0 {
+		t.Fatalf("the process server's record: max_sessions %d, sesman port %d; want 4 and a port",
+			beside.Settings.MaxSessions, beside.SesmanPort)
 	}
-	readJSONFile(t, filepath.Join(h.dir, "state", "servers", "beside", "record.json"), &beside)
-	if slot.SesmanPort == 0 || slot.SesmanPort == beside.SesmanPort || slot.Last-slot.First != 3 ||
-		(slot.First <= beside.DisplayOffset+4 && beside.DisplayOffset <= slot.Last) {
-		t.Fatalf("the container's slot %+v and the process server's (sesman port %d, displays %d-%d) overlap",
-			slot, beside.SesmanPort, beside.DisplayOffset, beside.DisplayOffset+4)
+	besideFirst, besideLast := hostslots.Block(beside.DisplayOffset, beside.Settings.MaxSessions)
+	if _, last := hostslots.Block(slot.First, 3); slot.SesmanPort == 0 || slot.SesmanPort == beside.SesmanPort || slot.Last != last ||
+		(slot.First <= besideLast && besideFirst <= slot.Last) {
+		t.Fatalf("the container's slot %+v (want 4 displays, for 3 sessions) and the process server's (sesman port %d, displays %d-%d) overlap",
+			slot, beside.SesmanPort, besideFirst, besideLast)
 	}
 	tab, err := socktab.ReadListening()
 	if err != nil {

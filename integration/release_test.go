@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
@@ -49,19 +50,7 @@ func TestReleaseArm64(t *testing.T) {
 			continue
 		}
 		listed++
-		f, err := elf.Open(filepath.Join(dist, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Machine != machine {
-			t.Errorf("%s is for %s", name, f.Machine)
-		}
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-				t.Errorf("%s is not static: it has %s", name, p.Type)
-			}
-		}
-		f.Close()
+		checkStaticELF(t, name, bytes.NewReader(b), machine)
 	}
 	if listed != len(want) {
 		t.Fatalf("SHA256SUMS lists %d of the %d binaries:\n%s", listed, len(want), sums)

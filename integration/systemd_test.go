@@ -172,10 +172,17 @@ func stopLikeSystemd(t *testing.T, u unit, cg *unitCgroup, a *runningAgent) {
 	if !ok {
 		t.Fatalf("KillSignal=%s is not modelled here", u.get("KillSignal", ""))
 	}
-	mode, main := u.get("KillMode", "control-group"), a.cmd.Process.Pid
+	mode := u.get("KillMode", "control-group")
 	signal := func(s syscall.Signal, all bool) {
 		if !all {
-			_ = syscall.Kill(main, s)
+			// Once a.done is closed the main process has been reaped and its
+			// pid may be another process's: it is not signalled. Before,
+			// os.Process (a pidfd) signals only the process it started.
+			select {
+			case <-a.done:
+			default:
+				_ = a.cmd.Process.Signal(s)
+			}
 			return
 		}
 		for _, pid := range cg.procs(t) {
@@ -300,10 +307,8 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal("the record names no sesman")
 	}
 	keep := map[string]procfs.Identity{"listener": rec.Identity, "sesman": *rec.Sesman}
-	for _, p := range procsOf(uids[0]) {
-		if p.Comm == "Xorg" {
-			keep["X server"] = procfs.Identity{PID: p.PID, StartTime: p.StartTime, Comms: []string{"Xorg"}}
-		}
+	if x := xorgOf(uids[0]); x.PID != 0 {
+		keep["X server"] = x
 	}
 	snap, err := procfs.Snapshot()
 	if err != nil {

@@ -27,7 +27,12 @@ func TestHealth(t *testing.T) {
 		case "/broken/health":
 			http.Error(w, "the agent is on fire\nand more", http.StatusInternalServerError)
 		case "/slow/health":
-			time.Sleep(600 * time.Millisecond)
+			// Slower than healthTimeout; done as soon as the client gives
+			// up, so that srv.Close does not wait for it.
+			select {
+			case <-r.Context().Done():
+			case <-time.After(600 * time.Millisecond):
+			}
 		default:
 			http.NotFound(w, r)
 		}
@@ -64,6 +69,14 @@ func TestHealth(t *testing.T) {
 			}
 			if tc.code != exitOK && strings.Count(stderr, "\n") != 1 {
 				t.Errorf("the reason is not one line: %q", stderr)
+			}
+			// The reason goes to stderr alone; an answer of 200 says
+			// nothing there.
+			if tc.code != exitOK && stdout != "" {
+				t.Errorf("stdout: %q; want nothing on a failure", stdout)
+			}
+			if tc.code == exitOK && stderr != "" {
+				t.Errorf("stderr: %q; want nothing on success", stderr)
 			}
 			mu.Lock()
 			defer mu.Unlock()
