@@ -19,7 +19,6 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,6 +39,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lucid-rdp/lucid-rdp/internal/amtest"
 	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
@@ -1221,72 +1221,12 @@ func TestAlertmanagerConfig(t *testing.T) {
 	}
 }
 
-// startAlertmanager starts a real Alertmanager on config and returns its
-// base URL once it is ready.
-func startAlertmanager(t *testing.T, config string) string {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		testenv.Missing(t, "prometheus-alertmanager is not installed: %v", err)
-	}
-	abs, err := filepath.Abs(config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "alertmanager.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(bin, "--config.file="+abs, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", readFile(t, logPath))
-		}
-	})
-	base := "http://" + addr
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("alertmanager exited: %v\n%s", err, readFile(t, logPath))
-		default:
-		}
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager not ready at %s", base)
-		}
-	}
-}
-
 // TestAlertmanagerInhibits sends alerts to a real Alertmanager running
 // alertmanager.yml and reads back which it suppresses: an agent's own alert
 // mutes Prometheus's LucidRdpAlertFiring for that host only, and a server
 // down mutes its flapping warning only.
 func TestAlertmanagerInhibits(t *testing.T) {
-	base := startAlertmanager(t, amConfig)
+	base := amtest.StartWith(t, amConfig)
 	type alert struct {
 		Labels map[string]string `json:"labels"`
 	}

@@ -20,9 +20,21 @@ import (
 	"github.com/lucid-rdp/lucid-rdp/internal/testenv"
 )
 
-// Start starts a real Alertmanager on a free loopback port and
-// returns its base URL once it is ready.
+// Start starts a real Alertmanager on a free loopback port, with one route
+// to a receiver with no integrations (it keeps the alerts and sends them
+// nowhere), and returns its base URL once it is ready.
 func Start(t testing.TB) string {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "alertmanager.yml")
+	if err := os.WriteFile(config, []byte("route:\n  receiver: none\nreceivers:\n  - name: none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return StartWith(t, config)
+}
+
+// StartWith starts a real Alertmanager on the configuration file config, on
+// a free loopback port, and returns its base URL once it is ready.
+func StartWith(t testing.TB, config string) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus-alertmanager")
 	if err != nil {
@@ -31,14 +43,10 @@ func Start(t testing.TB) string {
 	if _, err := os.Stat(bin); err != nil {
 		testenv.Missing(t, "prometheus-alertmanager is not installed: %v", err)
 	}
-	dir := t.TempDir()
-	config := filepath.Join(dir, "alertmanager.yml")
-	// One route to a receiver with no integrations: Alertmanager keeps the
-	// alerts and sends them nowhere.
-	err = os.WriteFile(config, []byte("route:\n  receiver: none\nreceivers:\n  - name: none\n"), 0o644)
-	if err != nil {
+	if config, err = filepath.Abs(config); err != nil {
 		t.Fatal(err)
 	}
+	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +80,7 @@ func Start(t testing.TB) string {
 		}
 	})
 	base := "http://" + addr
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
 		case err := <-exited:
@@ -89,7 +97,7 @@ func Start(t testing.TB) string {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager not ready at %s within 10s (last error %v)", base, err)
+			t.Fatalf("alertmanager not ready at %s within 15s (last error %v)", base, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
