@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -235,11 +236,15 @@ func TestFleet(t *testing.T) {
 		}
 	}
 	// The GitOps example's check, as CI would run it on this commit.
+	check := func(env ...string) (int, string) {
+		t.Helper()
+		argv := append([]string{"env"}, env...)
+		code, out, errs := run(t, append(argv, "LUCID_RDP="+bin, "NO_COLOR=1", "bash", gitopsCheck, ops)...)
+		return code, out + errs
+	}
 	planJSON := filepath.Join(dir, "plan.json")
-	check := exec.Command("bash", gitopsCheck, ops)
-	check.Env = append(os.Environ(), "LUCID_RDP="+bin, "PLAN_JSON="+planJSON, "NO_COLOR=1")
-	if b, err := check.CombinedOutput(); err != nil || !strings.Contains(string(b), "OK, with changes") {
-		t.Errorf("%s: %v; want OK, with changes:\n%s", gitopsCheck, err, b)
+	if code, out := check("PLAN_JSON=" + planJSON); code != 0 || !strings.Contains(out, "OK, with changes") {
+		t.Errorf("%s: exit %d; want OK, with changes:\n%s", gitopsCheck, code, out)
 	}
 	if b, err := os.ReadFile(planJSON); err != nil || json.Unmarshal(b, &fp) != nil || fp.Summary.Changed != 1 {
 		t.Errorf("%s's PLAN_JSON: %v, %+v; want the fleet plan, 1 host changed", gitopsCheck, err, fp.Summary)
@@ -293,10 +298,8 @@ func TestFleet(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "host lab-3 ("+hosts[2].url()+")\nError: connection refused") || !strings.Contains(out, "1 failed") {
 		t.Errorf("fleet plan with lab-3 down: exit %d; want 1, naming lab-3:\n%s", code, out)
 	}
-	check = exec.Command("bash", gitopsCheck, ops)
-	check.Env = append(os.Environ(), "LUCID_RDP="+bin)
-	if b, err := check.CombinedOutput(); err == nil || !strings.Contains(string(b), "connection refused") {
-		t.Errorf("%s with lab-3 down: %v; want it to fail, naming the refused connection:\n%s", gitopsCheck, err, b)
+	if code, out := check(); code == 0 || !strings.Contains(out, "connection refused") {
+		t.Errorf("%s with lab-3 down: exit %d; want it to fail, naming the refused connection:\n%s", gitopsCheck, code, out)
 	}
 	startAgent(hosts[2])
 	if _, servers := look(hosts[2]); servers["desk"] != before["lab-3"]["desk"] {
@@ -329,10 +332,13 @@ func TestFleet(t *testing.T) {
 	}
 }
 
-// run runs argv and returns its exit code, stdout and stderr.
+// run runs argv (for at most a minute) and returns its exit code, stdout
+// and stderr.
 func run(t *testing.T, argv ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
