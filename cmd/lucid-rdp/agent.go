@@ -89,11 +89,9 @@ func (c *apiClient) get(path string, v any) error {
 	}
 	token := os.Getenv("LUCID_RDP_TOKEN")
 	if c.token != "" {
-		b, err := os.ReadFile(c.token)
-		if err != nil {
+		if token, err = readTokenFile(c.token); err != nil {
 			return err
 		}
-		token = strings.TrimSpace(string(b))
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -108,6 +106,13 @@ func (c *apiClient) get(path string, v any) error {
 		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// readTokenFile reads an API bearer token: the file's contents, without the
+// white space around it.
+func readTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return strings.TrimSpace(string(b)), err
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {

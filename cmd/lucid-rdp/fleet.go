@@ -12,7 +12,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -221,12 +220,11 @@ func planHost(ctx context.Context, h *spec.Host, body []byte, contentType string
 	}
 	token := ""
 	if h.TokenFile != "" {
-		t, err := os.ReadFile(h.TokenFile)
-		if err != nil {
+		var err error
+		if token, err = readTokenFile(h.TokenFile); err != nil {
 			hp.Error = fmt.Sprintf("token_file: %v", err)
 			return hp
 		}
-		token = strings.TrimSpace(string(t))
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
