@@ -105,6 +105,9 @@ func (a *Agent) postPlan(w http.ResponseWriter, r *http.Request) {
 	var body []byte       // else the body is one HCL file
 	var err error
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		// The files' bytes are counted as they are read; this bounds the
+		// rest (part headers, preamble) too.
+		r.Body = http.MaxBytesReader(w, r.Body, maxSpecBody+spec.MaxFiles<<10)
 		var code int
 		if files, code, err = readSpecParts(r, cur.Dir); err != nil {
 			http.Error(w, err.Error(), code)
