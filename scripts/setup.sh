@@ -28,9 +28,10 @@ test)
 	# zsh checks the zsh completion script lucid-rdp prints.
 	# prometheus ships promtool, which checks examples/prometheus; chromium
 	# (headless) loads the agent's status page; qemu-user-static runs the
-	# arm64 release binary on this amd64 host. None of them starts a service.
+	# arm64 release binary on this amd64 host; shellcheck checks the GitOps
+	# example's scripts. None of them starts a service.
 	want+=(freerdp2-x11 xvfb docker.io debootstrap openssl x11-xserver-utils xdotool prometheus-alertmanager zsh
-		prometheus chromium qemu-user-static)
+		prometheus chromium qemu-user-static shellcheck)
 	;;
 bench)
 	want+=(supervisor docker-compose)
